@@ -1,2 +1,95 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checks.h"
+#include "copy.h"
+#include "daemon_config.h"
+#include "engine.h"
+#include "verify.h"
+
+/* The straight line a migration walks; each stage is announced through
+ * on_stage so the CLI can show where it is. */
+typedef enum MigrateStage {
+        STAGE_DISCOVER,
+        STAGE_CHECK,
+        STAGE_STOP,
+        STAGE_COPY,
+        STAGE_VERIFY,
+        STAGE_CONFIGURE,
+        STAGE_START,
+        STAGE_CONFIRM,
+        STAGE_ROLLBACK,
+        STAGE_DONE,
+        _STAGE_MAX,
+} MigrateStage;
+
+const char *migrate_stage_to_string(MigrateStage s);
+
+typedef struct MigrateOptions {
+        const char *target;
+        const char *config_path;      /* NULL: DAEMON_CONFIG_DEFAULT_PATH */
+        const char *mountinfo_path;   /* NULL: /proc/self/mountinfo */
+        unsigned jobs;                /* 0: copy_default_jobs() */
+        bool verify_content;
+        uint64_t start_timeout_usec;  /* 0: 120 s */
+
+        /* Called by the CLI layer to show progress; all may be NULL. */
+        void (*on_stage)(MigrateStage stage, const char *what, void *userdata);
+        copy_report_fn on_copy_error;
+        copy_report_fn on_copy_warning;
+        verify_difference_fn on_difference;
+        CopyProgress *progress;
+        void *userdata;
+} MigrateOptions;
+
+/* Everything discover and check learned; nothing on the system has been
+ * changed while building it. */
+typedef struct MigratePlan {
+        char *source;                 /* current data-root (DockerRootDir) */
+        char *target;                 /* normalized target, NULL when refused */
+        char *config_path;            /* daemon.json as named */
+        char *config_real_path;       /* where its bytes live (symlink resolved) */
+        char *backup_path;            /* where the backup will be written */
+        DaemonConfig *config;         /* NULL when it could not be read */
+        EngineInfo *engine;           /* NULL when the engine did not answer */
+        TreeSize source_size;
+        TargetFilesystem target_fs;
+        CheckList checks;
+        bool nothing_to_do;           /* target already is the data-root */
+} MigratePlan;
+
+void migrate_plan_free(MigratePlan *p);
+DEFINE_POINTER_CLEANUP(MigratePlan, migrate_plan_freep, migrate_plan_free)
+
+/* Discover and check. Returns <0 only when the checks themselves could not
+ * run; refusals are results in plan->checks. */
+int migrate_plan(const MigrateOptions *opts, MigratePlan **ret);
+
+typedef enum MigrateOutcome {
+        MIGRATE_DONE,                 /* Docker runs on the target, verified */
+        MIGRATE_ROLLED_BACK,          /* failed; Docker runs on the source again */
+        MIGRATE_ROLLBACK_FAILED,      /* failed and the way back failed too */
+} MigrateOutcome;
+
+typedef struct MigrateResult {
+        MigrateOutcome outcome;
+        MigrateStage failed_stage;    /* when not done */
+        int error;                    /* negative errno of the failure */
+        char *message;                /* what failed, in words */
+        char *rollback_message;       /* when the rollback failed: how */
+        bool config_changed;          /* daemon.json now names the target */
+        bool target_written;          /* the copy at the target exists */
+        CopyStats copy_stats;
+        VerifyStats verify_stats;
+        uint64_t copy_usec;
+        EngineInfo *engine_after;
+} MigrateResult;
+
+void migrate_result_done(MigrateResult *r);
+
+/* Stop, copy, verify, configure, start, confirm, and roll back on any
+ * failure after the stop. Only call with a plan that has no refusals. */
+int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult *ret);

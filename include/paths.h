@@ -8,21 +8,25 @@
  * because a target must be named without any indirection. */
 int path_normalize_absolute(const char *path, char **ret);
 
-/* Walks every component of an absolute, normalized path with lstat().
- * Returns 1 and the first component that is a symlink in *ret_component,
- * 0 when none is (components that do not exist yet end the walk), <0 on
- * another error (e.g. -EACCES, -ENOTDIR with *ret_component set to the
- * component that is not a directory). */
+/* Walks every component of an absolute path (normalized first) with
+ * lstat(), from "/" downwards. Returns 1 and the first component that is a
+ * symlink in *ret_component, 0 when none is (components that do not exist
+ * yet end the walk), <0 on another error: -ENOTDIR when a component that
+ * has more below it is not a directory, or the lstat() error (e.g.
+ * -EACCES); in both cases *ret_component names the component at fault.
+ * ret_component may be NULL. */
 int path_find_symlink_component(const char *path, char **ret_component);
 
-/* True when child equals parent or lies below it (both normalized). */
+/* True when child equals parent or lies below it, component-wise: "/a/bc"
+ * is not below "/a/b". Both must be normalized. */
 bool path_is_same_or_below(const char *parent, const char *child);
 
-/* Deepest existing ancestor of a normalized path (the path itself if it
- * exists). */
+/* Deepest existing ancestor of an absolute path (normalized first; the
+ * path itself if it exists). Only ENOENT moves the walk upwards; any other
+ * lstat() error (-EACCES, -ENOTDIR, ...) is returned. */
 int path_existing_ancestor(const char *path, char **ret);
 
 /* 1 when path does not exist, 0 when it is an empty directory,
- * -ENOTEMPTY when it is a directory with entries, -ENOTDIR when it is
- * anything else. */
+ * -ENOTEMPTY when it is a directory with entries (hidden ones count),
+ * -ENOTDIR when it is anything else, including a symlink to a directory. */
 int path_check_absent_or_empty_dir(const char *path);

@@ -1,2 +1,698 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-int main(void) { return 0; }
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "copy.h"
+#include "migrate.h"
+#include "util.h"
+#include "verify.h"
+
+/* Exit codes are part of the interface: provisioning scripts branch on
+ * them. Keep README.md and --help in step. */
+enum {
+        EXIT_DONE = 0,
+        EXIT_ROLLED_BACK = 1,
+        EXIT_USAGE = 2,
+        EXIT_REFUSED = 3,
+        EXIT_STUCK = 4,
+};
+
+typedef enum Command {
+        COMMAND_NONE,
+        COMMAND_MIGRATE,
+        COMMAND_COPY,
+        COMMAND_VERIFY,
+} Command;
+
+static Command arg_command = COMMAND_NONE;
+static bool arg_yes = false;
+static bool arg_dry_run = false;
+static bool arg_json = false;
+static bool arg_verify_content = false;
+static bool arg_content = false;
+static int arg_progress = -1; /* -1: when stderr is a terminal or a log */
+static unsigned arg_jobs = 0;
+static const char *arg_config = NULL;
+static const char *arg_paths[2] = {};
+
+static void help(void) {
+        printf("docker-dataroot %s - move Docker's data-root to another filesystem safely\n"
+               "\n"
+               "Usage:\n"
+               "  docker-dataroot migrate [OPTIONS] TARGET\n"
+               "  docker-dataroot copy [--jobs N] [--progress|--no-progress] SRC DST\n"
+               "  docker-dataroot verify [--content] SRC DST\n"
+               "  docker-dataroot --help | --version\n"
+               "\n"
+               "migrate stops docker.socket and docker.service, copies the data-root to\n"
+               "TARGET with every piece of metadata, verifies the copy, sets \"data-root\"\n"
+               "in daemon.json (keeping a backup), starts Docker and confirms the new root.\n"
+               "Any failure after the stop restores daemon.json and restarts Docker on the\n"
+               "old root. The old tree is never modified or removed.\n"
+               "\n"
+               "Options:\n"
+               "  -y --yes             do not ask before stopping Docker\n"
+               "  -n --dry-run         run every check, print the plan, change nothing\n"
+               "     --json            print the plan and the result as JSON on stdout\n"
+               "  -j --jobs N          copy with N worker threads (default %u)\n"
+               "     --config PATH     daemon.json to edit (default %s)\n"
+               "     --verify-content  compare file contents too after the copy\n"
+               "     --content         (verify) compare file contents too\n"
+               "     --progress        show progress on stderr\n"
+               "     --no-progress     do not show progress\n"
+               "  -h --help            show this help\n"
+               "     --version         show the version\n"
+               "\n"
+               "Exit status:\n"
+               "  0  done, or nothing to do (TARGET already is the data-root);\n"
+               "     verify: the trees are equal\n"
+               "  1  migrate failed and was rolled back: Docker runs on the old root;\n"
+               "     copy: some entries failed; verify: the trees differ\n"
+               "  2  usage error (also: no --yes and stdin is not a terminal)\n"
+               "  3  refused by a check; nothing was changed\n"
+               "  4  failed and could not roll back; the message says what to run\n"
+               "\n"
+               "The engine is reached through DOCKER_HOST (unix:// only) or\n"
+               "/var/run/docker.sock; systemd through the system bus\n"
+               "(DBUS_SYSTEM_BUS_ADDRESS).\n",
+               PROJECT_VERSION, copy_default_jobs(), DAEMON_CONFIG_DEFAULT_PATH);
+}
+
+static int parse_jobs(const char *s, unsigned *ret) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || !end || *end != 0 || end == s || v < 1 || v > 256 || s[0] == '-')
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* <0: error, 0: done (help/version), >0: run the command. */
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_JSON,
+                ARG_CONFIG,
+                ARG_VERIFY_CONTENT,
+                ARG_CONTENT,
+                ARG_PROGRESS,
+                ARG_NO_PROGRESS,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "yes", no_argument, NULL, 'y' },
+                { "dry-run", no_argument, NULL, 'n' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "jobs", required_argument, NULL, 'j' },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "verify-content", no_argument, NULL, ARG_VERIFY_CONTENT },
+                { "content", no_argument, NULL, ARG_CONTENT },
+                { "progress", no_argument, NULL, ARG_PROGRESS },
+                { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
+                {}
+        };
+        int c;
+
+        /* Options may come before or after the command word. */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hynj:", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("docker-dataroot %s\n", PROJECT_VERSION);
+                        return 0;
+                case 'y':
+                        arg_yes = true;
+                        break;
+                case 'n':
+                        arg_dry_run = true;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case 'j':
+                        if (parse_jobs(optarg, &arg_jobs) < 0) {
+                                fprintf(stderr, "Invalid --jobs '%s': expected a number from 1 to 256.\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_CONFIG:
+                        arg_config = optarg;
+                        break;
+                case ARG_VERIFY_CONTENT:
+                        arg_verify_content = true;
+                        break;
+                case ARG_CONTENT:
+                        arg_content = true;
+                        break;
+                case ARG_PROGRESS:
+                        arg_progress = 1;
+                        break;
+                case ARG_NO_PROGRESS:
+                        arg_progress = 0;
+                        break;
+                case ':':
+                        fprintf(stderr, "Option '%s' needs an argument. See --help.\n", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "Unknown option '%s'. See --help.\n", argv[optind - 1]);
+                        return -EINVAL;
+                }
+        }
+
+        int n_args = argc - optind;
+        if (n_args < 1) {
+                fprintf(stderr, "Missing command (migrate, copy or verify). See --help.\n");
+                return -EINVAL;
+        }
+        const char *command = argv[optind];
+        size_t want;
+        if (streq(command, "migrate")) {
+                arg_command = COMMAND_MIGRATE;
+                want = 1;
+        } else if (streq(command, "copy")) {
+                arg_command = COMMAND_COPY;
+                want = 2;
+        } else if (streq(command, "verify")) {
+                arg_command = COMMAND_VERIFY;
+                want = 2;
+        } else {
+                fprintf(stderr, "Unknown command '%s'. See --help.\n", command);
+                return -EINVAL;
+        }
+        if ((size_t) (n_args - 1) != want) {
+                fprintf(stderr, "'%s' takes %s. See --help.\n", command,
+                        want == 1 ? "one argument: TARGET" : "two arguments: SRC DST");
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < want; i++) {
+                arg_paths[i] = argv[optind + 1 + i];
+                if (arg_paths[i][0] == 0) {
+                        fprintf(stderr, "Empty path given to '%s'. See --help.\n", command);
+                        return -EINVAL;
+                }
+        }
+
+        if (arg_command == COMMAND_MIGRATE && !arg_yes && !arg_dry_run && !isatty(STDIN_FILENO)) {
+                fprintf(stderr, "Refusing to run without a terminal to ask on: pass --yes to migrate "
+                                "unattended, or --dry-run to see the plan.\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* Paths from the trees may hold newlines or bytes that are not text;
+ * escape them so every message stays one line. */
+static void print_escaped(FILE *f, const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '\\')
+                        fputs("\\\\", f);
+                else if (*p < 0x20 || *p >= 0x7f)
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+        }
+}
+
+/* ---- progress ---- */
+
+typedef struct ProgressDisplay {
+        CopyProgress counters;
+        uint64_t total_entries;
+        uint64_t total_bytes;
+        bool terminal;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        bool stop;
+        bool running;
+        bool line_open;   /* a \r line is on screen and needs a newline */
+} ProgressDisplay;
+
+static ProgressDisplay progress = {
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .wake = PTHREAD_COND_INITIALIZER,
+};
+
+static void progress_print(uint64_t start) {
+        char done_buf[32], total_buf[32], rate_buf[32];
+        uint64_t entries = atomic_load_explicit(&progress.counters.entries_done, memory_order_relaxed);
+        uint64_t bytes = atomic_load_explicit(&progress.counters.bytes_done, memory_order_relaxed);
+        double seconds = (double) (now_usec() - start) / 1e6;
+        double rate = seconds > 0 ? (double) bytes / seconds : 0;
+        char eta[32] = "?";
+
+        if (rate > 0 && progress.total_bytes > bytes)
+                snprintf(eta, sizeof eta, "%.0f s", (double) (progress.total_bytes - bytes) / rate);
+        else if (progress.total_bytes <= bytes)
+                snprintf(eta, sizeof eta, "0 s");
+
+        fprintf(stderr, "%s%" PRIu64 "/%" PRIu64 " entries, %s/%s, %s/s, ETA %s%s",
+                progress.terminal ? "\r\033[K" : "", entries, progress.total_entries,
+                format_bytes(bytes, done_buf, sizeof done_buf),
+                format_bytes(progress.total_bytes, total_buf, sizeof total_buf),
+                format_bytes((uint64_t) rate, rate_buf, sizeof rate_buf), eta,
+                progress.terminal ? "" : "\n");
+        progress.line_open = progress.terminal;
+}
+
+static void *progress_thread(void *arg) {
+        (void) arg;
+        uint64_t start = now_usec();
+        /* A log gets a line every few seconds, a terminal a live line. */
+        uint64_t interval = progress.terminal ? 500000 : 5000000;
+
+        pthread_mutex_lock(&progress.lock);
+        while (!progress.stop) {
+                struct timespec deadline;
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                uint64_t ns = (uint64_t) deadline.tv_nsec + interval * 1000;
+                deadline.tv_sec += (time_t) (ns / 1000000000);
+                deadline.tv_nsec = (long) (ns % 1000000000);
+                if (pthread_cond_timedwait(&progress.wake, &progress.lock, &deadline) == ETIMEDOUT &&
+                    !progress.stop)
+                        progress_print(start);
+        }
+        if (progress.terminal)
+                progress_print(start);
+        if (progress.line_open)
+                fputc('\n', stderr);
+        progress.line_open = false;
+        pthread_mutex_unlock(&progress.lock);
+        return NULL;
+}
+
+static void progress_start(uint64_t total_entries, uint64_t total_bytes) {
+        if (arg_progress == 0)
+                return;
+        progress.total_entries = total_entries;
+        progress.total_bytes = total_bytes;
+        progress.terminal = isatty(STDERR_FILENO);
+        progress.stop = false;
+        progress.running = pthread_create(&progress.thread, NULL, progress_thread, NULL) == 0;
+}
+
+static void progress_finish(void) {
+        if (!progress.running)
+                return;
+        pthread_mutex_lock(&progress.lock);
+        progress.stop = true;
+        pthread_cond_signal(&progress.wake);
+        pthread_mutex_unlock(&progress.lock);
+        pthread_join(progress.thread, NULL);
+        progress.running = false;
+}
+
+/* Messages from worker threads must not be torn by the progress line. */
+static void report_line(const char *verb, const char *relpath, const char *root, const char *detail) {
+        pthread_mutex_lock(&progress.lock);
+        if (progress.line_open) {
+                fputc('\n', stderr);
+                progress.line_open = false;
+        }
+        fprintf(stderr, "%s '", verb);
+        if (root && !streq(relpath, ".")) {
+                print_escaped(stderr, root);
+                fputc('/', stderr);
+                print_escaped(stderr, relpath);
+        } else
+                print_escaped(stderr, root ? root : relpath);
+        fprintf(stderr, "': %s\n", detail);
+        pthread_mutex_unlock(&progress.lock);
+}
+
+typedef struct ReportContext {
+        const char *src_root;
+        const char *dst_root;
+} ReportContext;
+
+static void on_copy_error(const char *relpath, const char *operation, int error, void *userdata) {
+        ReportContext *ctx = userdata;
+        _cleanup_free_ char *verb = strdup_printf("Failed to %s", operation);
+        report_line(verb ? verb : "Failed to copy", relpath, ctx->src_root, strerror(-error));
+}
+
+static void on_copy_warning(const char *relpath, const char *operation, int error, void *userdata) {
+        ReportContext *ctx = userdata;
+        _cleanup_free_ char *verb = strdup_printf("Warning: could not %s", operation);
+        report_line(verb ? verb : "Warning:", relpath, ctx->src_root, strerror(-error));
+}
+
+static void on_difference(const char *relpath, const char *what, const char *detail, void *userdata) {
+        (void) userdata;
+        pthread_mutex_lock(&progress.lock);
+        if (progress.line_open) {
+                fputc('\n', stderr);
+                progress.line_open = false;
+        }
+        FILE *out = arg_command == COMMAND_VERIFY && !arg_json ? stdout : stderr;
+        print_escaped(out, relpath);
+        fprintf(out, ": %s%s%s\n", what, detail && *detail ? ": " : "", detail ? detail : "");
+        pthread_mutex_unlock(&progress.lock);
+}
+
+/* ---- copy and verify ---- */
+
+static int run_copy(void) {
+        ReportContext ctx = { .src_root = arg_paths[0], .dst_root = arg_paths[1] };
+        CopyOptions opts = {
+                .jobs = arg_jobs,
+                .on_error = on_copy_error,
+                .on_warning = on_copy_warning,
+                .userdata = &ctx,
+                .progress = &progress.counters,
+        };
+        CopyStats stats = {};
+        TreeSize size = {};
+        int r;
+
+        if (arg_progress != 0) {
+                r = tree_size(arg_paths[0], &size);
+                if (r < 0) {
+                        fprintf(stderr, "Failed to read '%s': %s\n", arg_paths[0], strerror(-r));
+                        return EXIT_ROLLED_BACK;
+                }
+                progress_start(size.entries, size.apparent_bytes);
+        }
+        uint64_t start = now_usec();
+        r = copy_tree(arg_paths[0], arg_paths[1], &opts, &stats);
+        progress_finish();
+        double seconds = (double) (now_usec() - start) / 1e6;
+        if (r < 0 && r != -EIO) {
+                fprintf(stderr, "Failed to copy '%s' to '%s': %s\n", arg_paths[0], arg_paths[1], strerror(-r));
+                return EXIT_ROLLED_BACK;
+        }
+        char bytes_buf[32];
+        fprintf(stderr,
+                "Copied %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64 " symlinks, %" PRIu64
+                " hardlinks, %" PRIu64 " special files, %s in %.1f s.\n",
+                stats.regular_files, stats.directories, stats.symlinks, stats.hardlinks,
+                stats.devices + stats.fifos + stats.sockets, format_bytes(stats.bytes, bytes_buf, sizeof bytes_buf),
+                seconds);
+        if (r == -EIO || stats.errors > 0) {
+                fprintf(stderr, "%" PRIu64 " entries could not be copied faithfully (listed above).\n",
+                        stats.errors);
+                return EXIT_ROLLED_BACK;
+        }
+        return EXIT_DONE;
+}
+
+static int run_verify(void) {
+        VerifyOptions opts = {
+                .content = arg_content,
+                .jobs = arg_jobs,
+                .on_difference = on_difference,
+        };
+        VerifyStats stats = {};
+        int r;
+
+        r = verify_trees(arg_paths[0], arg_paths[1], &opts, &stats);
+        if (r < 0) {
+                fprintf(stderr, "Failed to compare '%s' with '%s': %s\n", arg_paths[0], arg_paths[1],
+                        strerror(-r));
+                return EXIT_USAGE;
+        }
+        fprintf(stderr, "Compared %" PRIu64 " entries%s: %" PRIu64 " difference(s).\n", stats.entries,
+                arg_content ? " with content" : "", stats.differences);
+        return stats.differences > 0 ? EXIT_ROLLED_BACK : EXIT_DONE;
+}
+
+/* ---- migrate ---- */
+
+static void on_stage(MigrateStage stage, const char *what, void *userdata) {
+        (void) userdata;
+        if (stage == STAGE_DISCOVER || stage == STAGE_CHECK)
+                return;
+        pthread_mutex_lock(&progress.lock);
+        fprintf(stderr, "==> %s: %s\n", migrate_stage_to_string(stage), what);
+        pthread_mutex_unlock(&progress.lock);
+}
+
+static void print_plan(const MigratePlan *p, FILE *f) {
+        char buf[32];
+
+        fprintf(f, "Plan: move Docker's data-root\n");
+        fprintf(f, "  source: %s", p->source ? p->source : "(unknown)");
+        if (p->source && !p->nothing_to_do)
+                fprintf(f, " (%" PRIu64 " entries, %s allocated)", p->source_size.entries,
+                        format_bytes(p->source_size.allocated_bytes, buf, sizeof buf));
+        fputc('\n', f);
+        if (p->engine)
+                fprintf(f, "  engine: Docker %s, driver %s, %ld image(s), %ld container(s), %ld running\n",
+                        p->engine->server_version ? p->engine->server_version : "?",
+                        p->engine->driver ? p->engine->driver : "?", p->engine->images,
+                        p->engine->containers, p->engine->containers_running);
+        fprintf(f, "  target: %s", p->target ? p->target : arg_paths[0]);
+        if (p->target_fs.fstype)
+                fprintf(f, " (%s on %s, %s free)", p->target_fs.fstype,
+                        p->target_fs.source ? p->target_fs.source : "?",
+                        format_bytes(p->target_fs.free_bytes, buf, sizeof buf));
+        fputc('\n', f);
+        fprintf(f, "  config: %s", p->config_path ? p->config_path : "?");
+        if (p->config && p->config->existed)
+                fprintf(f, " (backup: %s)", p->backup_path);
+        fputc('\n', f);
+
+        fprintf(f, "\nChecks:\n");
+        for (size_t i = 0; i < p->checks.n; i++) {
+                const CheckResult *c = &p->checks.items[i];
+                fprintf(f, "  %-8s %-21s %s\n", check_status_to_string(c->status), c->id, c->evidence);
+                if (c->status != CHECK_OK && c->remedy)
+                        fprintf(f, "  %-8s %-21s -> %s\n", "", "", c->remedy);
+        }
+        if (p->nothing_to_do)
+                return;
+
+        fprintf(f, "\nSteps:\n"
+                   "  1. stop docker.socket and docker.service; confirm no dockerd is left\n"
+                   "  2. copy %s to %s with %u workers\n"
+                   "  3. verify the copy (%s)\n"
+                   "  4. set \"data-root\" in %s%s\n"
+                   "  5. start Docker; confirm it reports %s with the same images and containers\n"
+                   "  On a failure after step 1: restore daemon.json and start Docker on %s.\n"
+                   "  %s itself is never changed or removed.\n",
+                p->source ? p->source : "?", p->target ? p->target : "?",
+                arg_jobs ? arg_jobs : copy_default_jobs(),
+                arg_verify_content ? "metadata and content" : "metadata",
+                p->config_path ? p->config_path : "?", p->config && p->config->existed ? ", after a backup" : "",
+                p->target ? p->target : "?", p->source ? p->source : "?", p->source ? p->source : "source");
+}
+
+static cJSON *plan_to_json(const MigratePlan *p) {
+        _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+        if (!root)
+                return NULL;
+
+        cJSON_AddStringToObject(root, "source", p->source ? p->source : "");
+        cJSON_AddStringToObject(root, "target", p->target ? p->target : arg_paths[0]);
+        cJSON_AddStringToObject(root, "config", p->config_path ? p->config_path : "");
+        if (p->config && p->config->existed)
+                cJSON_AddStringToObject(root, "backup", p->backup_path);
+        cJSON_AddBoolToObject(root, "nothing_to_do", p->nothing_to_do);
+        cJSON_AddBoolToObject(root, "refused", check_list_refused(&p->checks));
+
+        cJSON *size = cJSON_AddObjectToObject(root, "source_size");
+        if (size) {
+                cJSON_AddNumberToObject(size, "entries", (double) p->source_size.entries);
+                cJSON_AddNumberToObject(size, "inodes", (double) p->source_size.inodes);
+                cJSON_AddNumberToObject(size, "apparent_bytes", (double) p->source_size.apparent_bytes);
+                cJSON_AddNumberToObject(size, "allocated_bytes", (double) p->source_size.allocated_bytes);
+        }
+        if (p->target_fs.fstype) {
+                cJSON *fs = cJSON_AddObjectToObject(root, "target_filesystem");
+                if (fs) {
+                        cJSON_AddStringToObject(fs, "type", p->target_fs.fstype);
+                        cJSON_AddStringToObject(fs, "mountpoint", p->target_fs.mountpoint);
+                        cJSON_AddStringToObject(fs, "source", p->target_fs.source ? p->target_fs.source : "");
+                        cJSON_AddNumberToObject(fs, "free_bytes", (double) p->target_fs.free_bytes);
+                }
+        }
+        cJSON *checks = cJSON_AddArrayToObject(root, "checks");
+        for (size_t i = 0; checks && i < p->checks.n; i++) {
+                const CheckResult *c = &p->checks.items[i];
+                cJSON *item = cJSON_CreateObject();
+                if (!item)
+                        return NULL;
+                cJSON_AddStringToObject(item, "id", c->id);
+                cJSON_AddStringToObject(item, "status", check_status_to_string(c->status));
+                cJSON_AddStringToObject(item, "evidence", c->evidence);
+                if (c->remedy)
+                        cJSON_AddStringToObject(item, "remedy", c->remedy);
+                cJSON_AddItemToArray(checks, item);
+        }
+        return TAKE_PTR(root);
+}
+
+static void print_json(cJSON *doc) {
+        _cleanup_free_ char *text = doc ? cJSON_Print(doc) : NULL;
+        if (text)
+                printf("%s\n", text);
+        fflush(stdout);
+}
+
+static bool ask_to_proceed(const MigratePlan *p) {
+        char line[64];
+
+        if (p->engine && p->engine->containers_running > 0)
+                printf("\n%ld running container(s) will be stopped.\n", p->engine->containers_running);
+        printf("\nDocker will be stopped until the copy is done. Proceed? [y/N] ");
+        fflush(stdout);
+        if (!fgets(line, sizeof line, stdin))
+                return false;
+        line[strcspn(line, "\r\n")] = 0;
+        return answer_is_yes(line);
+}
+
+static void print_refusals(const MigratePlan *p) {
+        for (size_t i = 0; i < p->checks.n; i++) {
+                const CheckResult *c = &p->checks.items[i];
+                if (c->status != CHECK_REFUSE)
+                        continue;
+                fprintf(stderr, "Refused (%s): %s\n", c->id, c->evidence);
+                if (c->remedy)
+                        fprintf(stderr, "  What to do: %s\n", c->remedy);
+        }
+        fprintf(stderr, "Nothing was changed.\n");
+}
+
+static int run_migrate(void) {
+        _cleanup_(migrate_plan_freep) MigratePlan *plan = NULL;
+        ReportContext ctx = { .src_root = NULL };
+        MigrateOptions opts = {
+                .target = arg_paths[0],
+                .config_path = arg_config,
+                .jobs = arg_jobs,
+                .verify_content = arg_verify_content,
+                .on_stage = on_stage,
+                .on_copy_error = on_copy_error,
+                .on_copy_warning = on_copy_warning,
+                .on_difference = on_difference,
+                .progress = &progress.counters,
+                .userdata = &ctx,
+        };
+        MigrateResult result = {};
+        int r;
+
+        r = migrate_plan(&opts, &plan);
+        if (r < 0) {
+                fprintf(stderr, "Failed to plan the migration to '%s': %s\n", arg_paths[0], strerror(-r));
+                return EXIT_REFUSED;
+        }
+        ctx.src_root = plan->source;
+
+        _cleanup_(cJSON_Deletep) cJSON *doc = arg_json ? plan_to_json(plan) : NULL;
+        FILE *plan_out = arg_json ? stderr : stdout;
+        if (!arg_json || arg_dry_run || check_list_refused(&plan->checks) || plan->nothing_to_do) {
+                if (!arg_json)
+                        print_plan(plan, plan_out);
+        }
+
+        if (check_list_refused(&plan->checks)) {
+                if (arg_json)
+                        print_json(doc);
+                else
+                        fputc('\n', stderr);
+                print_refusals(plan);
+                return EXIT_REFUSED;
+        }
+        if (plan->nothing_to_do) {
+                if (arg_json)
+                        print_json(doc);
+                else
+                        printf("\n%s already is Docker's data-root; nothing to do.\n", plan->target);
+                return EXIT_DONE;
+        }
+        if (arg_dry_run) {
+                if (arg_json)
+                        print_json(doc);
+                else
+                        printf("\nDry run: nothing was changed.\n");
+                return EXIT_DONE;
+        }
+        if (!arg_yes && !ask_to_proceed(plan)) {
+                fprintf(stderr, "Aborted; nothing was changed.\n");
+                return EXIT_REFUSED;
+        }
+        fflush(stdout);
+
+        progress_start(plan->source_size.entries, plan->source_size.apparent_bytes);
+        r = migrate_execute(plan, &opts, &result);
+        progress_finish();
+
+        int exit_code;
+        if (result.outcome == MIGRATE_DONE && r >= 0) {
+                char bytes_buf[32];
+                fprintf(stderr,
+                        "\nDocker now runs from %s (verified: %" PRIu64 " entries, %s copied in %.1f s).\n"
+                        "The old data-root %s was left untouched; remove it once you are satisfied.\n",
+                        plan->target, result.verify_stats.entries,
+                        format_bytes(result.copy_stats.bytes, bytes_buf, sizeof bytes_buf),
+                        (double) result.copy_usec / 1e6, plan->source);
+                if (plan->config->existed)
+                        fprintf(stderr, "The previous daemon.json is saved as %s.\n", plan->backup_path);
+                exit_code = EXIT_DONE;
+        } else if (result.outcome == MIGRATE_ROLLED_BACK) {
+                fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
+                        migrate_stage_to_string(result.failed_stage));
+                fprintf(stderr, "Rolled back: Docker runs on %s again, daemon.json is as it was; nothing "
+                                "was lost.\n", plan->source);
+                if (result.target_written)
+                        fprintf(stderr, "The incomplete copy at %s was left in place; remove it before "
+                                        "trying again.\n", plan->target);
+                exit_code = EXIT_ROLLED_BACK;
+        } else {
+                fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
+                        migrate_stage_to_string(result.failed_stage));
+                fprintf(stderr, "The rollback failed too: %s\n",
+                        result.rollback_message ? result.rollback_message : "unknown state");
+                fprintf(stderr, "The old data-root %s is intact.\n", plan->source);
+                exit_code = EXIT_STUCK;
+        }
+
+        if (arg_json && doc) {
+                cJSON *res = cJSON_AddObjectToObject(doc, "result");
+                if (res) {
+                        static const char *const outcomes[] = { "done", "rolled-back", "rollback-failed" };
+                        cJSON_AddStringToObject(res, "outcome", outcomes[result.outcome]);
+                        cJSON_AddNumberToObject(res, "exit_code", exit_code);
+                        if (result.outcome != MIGRATE_DONE) {
+                                cJSON_AddStringToObject(res, "failed_stage",
+                                                        migrate_stage_to_string(result.failed_stage));
+                                cJSON_AddStringToObject(res, "message", result.message ? result.message : "");
+                        }
+                        if (result.rollback_message)
+                                cJSON_AddStringToObject(res, "rollback_message", result.rollback_message);
+                        cJSON_AddNumberToObject(res, "copied_bytes", (double) result.copy_stats.bytes);
+                        cJSON_AddNumberToObject(res, "verified_entries", (double) result.verify_stats.entries);
+                }
+                print_json(doc);
+        }
+        migrate_result_done(&result);
+        return exit_code;
+}
+
+int main(int argc, char *argv[]) {
+        int r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_DONE;
+
+        switch (arg_command) {
+        case COMMAND_MIGRATE:
+                return run_migrate();
+        case COMMAND_COPY:
+                return run_copy();
+        case COMMAND_VERIFY:
+                return run_verify();
+        case COMMAND_NONE:
+                break;
+        }
+        return EXIT_USAGE;
+}

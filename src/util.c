@@ -30,7 +30,9 @@ int read_full_file(const char *path, size_t max_bytes, char **ret, size_t *ret_s
         if ((uint64_t) st.st_size > max_bytes)
                 return -EFBIG;
 
-        size_t allocated = (size_t) st.st_size + 1, size = 0;
+        /* One spare byte beyond the NUL, so a file of exactly max_bytes still
+         * reaches EOF without looking too large. */
+        size_t allocated = (size_t) st.st_size + 2, size = 0;
         _cleanup_free_ char *buf = malloc(allocated);
         if (!buf)
                 return -ENOMEM;
