@@ -222,6 +222,7 @@ typedef struct Meta {
 typedef struct Extras {
         const char *acl_access;     /* text form */
         const char *acl_default;    /* directories only */
+        bool no_acls;               /* drop ACLs inherited from the parent's default ACL */
         bool capability;            /* cap_net_raw+ep, as on ping */
         bool opaque;                /* trusted.overlay.opaque=y */
         bool user_xattrs;
@@ -357,6 +358,12 @@ static int apply_meta(Tree *t, int fd, bool is_dir, const Meta *m, const Extras 
                 if (r < 0)
                         return r;
                 counted = true;
+        }
+        if (x->no_acls) {
+                if (fremovexattr(fd, "system.posix_acl_access") < 0 && errno != ENODATA)
+                        return negative_errno();
+                if (is_dir && fremovexattr(fd, "system.posix_acl_default") < 0 && errno != ENODATA)
+                        return negative_errno();
         }
         if (x->acl_access) {
                 r = set_acl_text(fd, ACL_TYPE_ACCESS, x->acl_access);
@@ -956,6 +963,23 @@ static int populate_base_skeleton(DiffState *s, uint64_t *budget) {
         r = diff_add_dir(s, path, &m, &acl);
         if (r < 0)
                 return r;
+        /* Below a default ACL, entries inherit it, unless they were moved
+         * in (mv keeps their own) or had it removed: a copy must not let
+         * the default ACL of its new parent win over what the original
+         * has. */
+        char journal_file[PATH_MAX];
+        format_path(journal_file, sizeof journal_file, "%s/var/log/journal/moved-in.log", diff);
+        m = layer_meta(s, 0640, 0);
+        Extras no_acls = { .no_acls = true };
+        r = make_file(t, journal_file, 4 * KiB, &m, &no_acls);
+        if (r < 0)
+                return r;
+        format_path(journal_file, sizeof journal_file, "%s/var/log/journal/no-default-acl", diff);
+        m = layer_meta(s, 0755, 0);
+        r = make_dir(t, journal_file, &m, &no_acls);
+        if (r < 0)
+                return r;
+        *budget -= MIN(*budget, (uint64_t) 1);
 
         struct {
                 const char *name;

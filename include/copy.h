@@ -25,6 +25,12 @@ typedef struct CopyOptions {
         copy_report_fn on_warning;  /* e.g. a mount point skipped, an xattr the target refuses */
         void *userdata;
         CopyProgress *progress;     /* may be NULL */
+        /* dst may already hold part of this copy (an interrupted run): keep
+         * entries that are complete, redo the rest. */
+        bool resume;
+        /* When it becomes non-zero the workers stop at the next entry and
+         * copy_tree returns -ECANCELED. May be NULL. */
+        const atomic_int *cancel;
 } CopyOptions;
 
 typedef struct CopyStats {

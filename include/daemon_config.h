@@ -91,3 +91,11 @@ int daemon_config_write_atomic(const char *path, const char *text, const struct 
  * anything else, -ENOENT when the config did not exist (nothing to back
  * up: a rollback must delete daemon.json instead). */
 int daemon_config_write_backup(const DaemonConfig *c, const char *backup_path);
+
+/* The atomic writer behind daemon_config_write_atomic(), for any small
+ * file that must be either old or new after a crash (the journal too):
+ * follows a symlinked path, creates missing parents (0755), writes a temp
+ * file with like's mode and owner (0644 root:root when NULL), fsyncs,
+ * renames (replace=false: -EEXIST when path exists) and fsyncs the
+ * directory. */
+int write_file_atomic(const char *path, const void *data, size_t size, const struct stat *like, bool replace);

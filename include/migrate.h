@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -8,6 +9,7 @@
 #include "copy.h"
 #include "daemon_config.h"
 #include "engine.h"
+#include "journal.h"
 #include "verify.h"
 
 /* The straight line a migration walks; each stage is announced through
@@ -43,6 +45,12 @@ typedef struct MigrateOptions {
         verify_difference_fn on_difference;
         CopyProgress *progress;
         void *userdata;
+
+        /* The record of this migration: read-only for planning, locked for
+         * execution. May be NULL (then nothing is recorded or resumed). */
+        Journal *journal;
+        /* Set by the CLI's signal handling: stop at the next safe point. */
+        const atomic_int *cancel;
 } MigrateOptions;
 
 /* Everything discover and check learned; nothing on the system has been
@@ -59,6 +67,9 @@ typedef struct MigratePlan {
         TargetFilesystem target_fs;
         CheckList checks;
         bool nothing_to_do;           /* target already is the data-root */
+        bool resume;                  /* finishing an interrupted migration */
+        bool recopy;                  /* resume, but the source ran again: copy and verify anew */
+        char *resume_stage;           /* where the interrupted run stopped */
 } MigratePlan;
 
 void migrate_plan_free(MigratePlan *p);
@@ -72,6 +83,7 @@ typedef enum MigrateOutcome {
         MIGRATE_DONE,                 /* Docker runs on the target, verified */
         MIGRATE_ROLLED_BACK,          /* failed; Docker runs on the source again */
         MIGRATE_ROLLBACK_FAILED,      /* failed and the way back failed too */
+        MIGRATE_INTERRUPTED,          /* a signal: Docker runs on the old root, resumable */
 } MigrateOutcome;
 
 typedef struct MigrateResult {
@@ -93,3 +105,10 @@ void migrate_result_done(MigrateResult *r);
 /* Stop, copy, verify, configure, start, confirm, and roll back on any
  * failure after the stop. Only call with a plan that has no refusals. */
 int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult *ret);
+
+/* Puts back what a recorded migration changed: daemon.json from its backup
+ * (or removes the one the migration created), then restarts Docker and
+ * confirms it runs on the old data-root. Used by rollback after a failure
+ * and by the rollback command. *ret_message explains a failure. */
+int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, const char *backup_path,
+                    const char *source, uint64_t start_timeout_usec, char **ret_message);

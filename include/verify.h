@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@ typedef struct VerifyOptions {
         unsigned jobs;              /* 0 = default */
         verify_difference_fn on_difference;
         void *userdata;
+        /* When it becomes non-zero the walk stops and verify_trees returns
+         * -ECANCELED. May be NULL. */
+        const atomic_int *cancel;
 } VerifyOptions;
 
 typedef struct VerifyStats {

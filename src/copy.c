@@ -371,6 +371,9 @@ static void copy_xattrs(Worker *wk, const DirNode *dir, const char *name, const 
                         *ret_default_acl = true;
                         continue;
                 }
+                /* XFS shows its on-disk form of the same ACLs to root. */
+                if (streq(x, "trusted.SGI_ACL_FILE") || streq(x, "trusted.SGI_ACL_DEFAULT"))
+                        continue;
 
                 ssize_t value_size = ref_getxattr(src, x, wk->xattr_value, XATTR_SIZE_MAX);
                 if (value_size < 0) {
@@ -538,7 +541,7 @@ static int copy_range(Worker *wk, int src_fd, int dst_fd, uint64_t start, uint64
  * share extents, else data segment by data segment so holes stay holes. */
 static int copy_data(Worker *wk, int src_fd, int dst_fd, const struct statx *sx, uint64_t *ret_bytes,
                      const char **ret_op) {
-        uint64_t size = sx->stx_size, offset = 0, written = 0, data_end = 0;
+        uint64_t size = sx->stx_size, offset = 0, written = 0;
         CopyMethod *cached = method_slot(wk, statx_dev(sx));
         CopyMethod method = *cached;
         int r;
@@ -557,6 +560,14 @@ static int copy_data(Worker *wk, int src_fd, int dst_fd, const struct statx *sx,
                         return negative_errno();
                 }
                 method = COPY_METHOD_COPY_FILE_RANGE;
+        }
+
+        /* The final size first: writes below EOF do not make xfs allocate
+         * ahead of them, which a later ftruncate() would keep inside the
+         * file, and a trailing hole needs it anyway. */
+        if (ftruncate(dst_fd, (off_t) size) < 0) {
+                *ret_op = "ftruncate";
+                return negative_errno();
         }
 
         while (offset < size) {
@@ -587,14 +598,9 @@ static int copy_data(Worker *wk, int src_fd, int dst_fd, const struct statx *sx,
                 if (r < 0)
                         return r;
                 written += stop - (uint64_t) data;
-                data_end = stop;
                 offset = stop;
         }
 
-        if (data_end < size && ftruncate(dst_fd, (off_t) size) < 0) {
-                *ret_op = "ftruncate";
-                return negative_errno();
-        }
         progress_add(wk->walk, 0, size - MIN(offset, size));
         *ret_bytes = written;
         return 0;

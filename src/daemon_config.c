@@ -951,8 +951,7 @@ static int rename_into_place(int dir_fd, const char *from, const char *to, bool 
         return 0;
 }
 
-static int write_file_atomic(const char *path, const void *data, size_t size, const struct stat *like,
-                             bool replace) {
+int write_file_atomic(const char *path, const void *data, size_t size, const struct stat *like, bool replace) {
         _cleanup_free_ char *target = NULL;
         int r = daemon_config_resolve_path(path, &target);
         if (r < 0)

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "config.h"
 #include "copy.h"
+#include "journal.h"
+#include "mounts.h"
+#include "remove.h"
+#include "units.h"
 #include "migrate.h"
 #include "util.h"
 #include "verify.h"
@@ -26,6 +32,9 @@ typedef enum Command {
         COMMAND_MIGRATE,
         COMMAND_COPY,
         COMMAND_VERIFY,
+        COMMAND_STATUS,
+        COMMAND_ROLLBACK,
+        COMMAND_CLEANUP,
 } Command;
 
 static Command arg_command = COMMAND_NONE;
@@ -37,6 +46,8 @@ static bool arg_content = false;
 static int arg_progress = -1; /* -1: when stderr is a terminal or a log */
 static unsigned arg_jobs = 0;
 static const char *arg_config = NULL;
+static const char *arg_state_dir = DEFAULT_STATE_DIR;
+static bool arg_remove_target = false;
 static const char *arg_paths[2] = {};
 
 static void help(void) {
@@ -46,13 +57,19 @@ static void help(void) {
                "  docker-dataroot migrate [OPTIONS] TARGET\n"
                "  docker-dataroot copy [--jobs N] [--progress|--no-progress] SRC DST\n"
                "  docker-dataroot verify [--content] SRC DST\n"
+               "  docker-dataroot status [--json]\n"
+               "  docker-dataroot rollback [--yes] [--remove-target]\n"
+               "  docker-dataroot cleanup [--yes]\n"
                "  docker-dataroot --help | --version\n"
                "\n"
                "migrate stops docker.socket and docker.service, copies the data-root to\n"
                "TARGET with every piece of metadata, verifies the copy, sets \"data-root\"\n"
                "in daemon.json (keeping a backup), starts Docker and confirms the new root.\n"
                "Any failure after the stop restores daemon.json and restarts Docker on the\n"
-               "old root. The old tree is never modified or removed.\n"
+               "old root. The old tree is never modified; 'cleanup' removes it once the\n"
+               "migration is verified and Docker runs on the new root. An interrupted\n"
+               "migration is resumed by running the same migrate again, or undone by\n"
+               "'rollback'. 'status' shows where the data-root is and what is left over.\n"
                "\n"
                "Options:\n"
                "  -y --yes             do not ask before stopping Docker\n"
@@ -64,6 +81,9 @@ static void help(void) {
                "     --content         (verify) compare file contents too\n"
                "     --progress        show progress on stderr\n"
                "     --no-progress     do not show progress\n"
+               "     --remove-target   (rollback) also remove the copy of an unfinished\n"
+               "                       migration\n"
+               "     --state-dir DIR   journal and lock (default %s)\n"
                "  -h --help            show this help\n"
                "     --version         show the version\n"
                "\n"
@@ -73,13 +93,13 @@ static void help(void) {
                "  1  migrate failed and was rolled back: Docker runs on the old root;\n"
                "     copy: some entries failed; verify: the trees differ\n"
                "  2  usage error (also: no --yes and stdin is not a terminal)\n"
-               "  3  refused by a check; nothing was changed\n"
+               "  3  refused by a check, or answered no; nothing was changed\n"
                "  4  failed and could not roll back; the message says what to run\n"
                "\n"
                "The engine is reached through DOCKER_HOST (unix:// only) or\n"
                "/var/run/docker.sock; systemd through the system bus\n"
                "(DBUS_SYSTEM_BUS_ADDRESS).\n",
-               PROJECT_VERSION, copy_default_jobs(), DAEMON_CONFIG_DEFAULT_PATH);
+               PROJECT_VERSION, copy_default_jobs(), DAEMON_CONFIG_DEFAULT_PATH, DEFAULT_STATE_DIR);
 }
 
 static int parse_jobs(const char *s, unsigned *ret) {
@@ -102,6 +122,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_CONTENT,
                 ARG_PROGRESS,
                 ARG_NO_PROGRESS,
+                ARG_REMOVE_TARGET,
+                ARG_STATE_DIR,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -115,6 +137,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "content", no_argument, NULL, ARG_CONTENT },
                 { "progress", no_argument, NULL, ARG_PROGRESS },
                 { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
+                { "remove-target", no_argument, NULL, ARG_REMOVE_TARGET },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {}
         };
         int c;
@@ -159,6 +183,16 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_NO_PROGRESS:
                         arg_progress = 0;
                         break;
+                case ARG_REMOVE_TARGET:
+                        arg_remove_target = true;
+                        break;
+                case ARG_STATE_DIR:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "Invalid --state-dir '%s': expected an absolute path.\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_state_dir = optarg;
+                        break;
                 case ':':
                         fprintf(stderr, "Option '%s' needs an argument. See --help.\n", argv[optind - 1]);
                         return -EINVAL;
@@ -170,7 +204,8 @@ static int parse_argv(int argc, char *argv[]) {
 
         int n_args = argc - optind;
         if (n_args < 1) {
-                fprintf(stderr, "Missing command (migrate, copy or verify). See --help.\n");
+                fprintf(stderr, "Missing command (migrate, copy, verify, status, rollback or cleanup). "
+                                "See --help.\n");
                 return -EINVAL;
         }
         const char *command = argv[optind];
@@ -184,13 +219,24 @@ static int parse_argv(int argc, char *argv[]) {
         } else if (streq(command, "verify")) {
                 arg_command = COMMAND_VERIFY;
                 want = 2;
+        } else if (streq(command, "status")) {
+                arg_command = COMMAND_STATUS;
+                want = 0;
+        } else if (streq(command, "rollback")) {
+                arg_command = COMMAND_ROLLBACK;
+                want = 0;
+        } else if (streq(command, "cleanup")) {
+                arg_command = COMMAND_CLEANUP;
+                want = 0;
         } else {
                 fprintf(stderr, "Unknown command '%s'. See --help.\n", command);
                 return -EINVAL;
         }
         if ((size_t) (n_args - 1) != want) {
                 fprintf(stderr, "'%s' takes %s. See --help.\n", command,
-                        want == 1 ? "one argument: TARGET" : "two arguments: SRC DST");
+                        want == 0   ? "no arguments"
+                        : want == 1 ? "one argument: TARGET"
+                                    : "two arguments: SRC DST");
                 return -EINVAL;
         }
         for (size_t i = 0; i < want; i++) {
@@ -201,9 +247,16 @@ static int parse_argv(int argc, char *argv[]) {
                 }
         }
 
-        if (arg_command == COMMAND_MIGRATE && !arg_yes && !arg_dry_run && !isatty(STDIN_FILENO)) {
-                fprintf(stderr, "Refusing to run without a terminal to ask on: pass --yes to migrate "
-                                "unattended, or --dry-run to see the plan.\n");
+        bool asks = arg_command == COMMAND_MIGRATE || arg_command == COMMAND_ROLLBACK ||
+                    arg_command == COMMAND_CLEANUP;
+        if (asks && !arg_yes && !arg_dry_run && !isatty(STDIN_FILENO)) {
+                fprintf(stderr, "Refusing to run without a terminal to ask on: pass --yes to %s "
+                                "unattended%s.\n", command,
+                        arg_command == COMMAND_MIGRATE ? ", or --dry-run to see the plan" : "");
+                return -EINVAL;
+        }
+        if (arg_remove_target && arg_command != COMMAND_ROLLBACK) {
+                fprintf(stderr, "--remove-target goes with rollback. See --help.\n");
                 return -EINVAL;
         }
         return 1;
@@ -425,6 +478,56 @@ static int run_verify(void) {
         return stats.differences > 0 ? EXIT_ROLLED_BACK : EXIT_DONE;
 }
 
+/* ---- signals ---- */
+
+/* SIGINT, SIGTERM and SIGHUP during a run must not leave Docker stopped:
+ * they are blocked in every thread and taken by one thread that asks the
+ * run to stop at its next safe point. */
+static atomic_int cancel_signal = 0;
+static sigset_t handled_signals;
+
+static void *signal_thread(void *arg) {
+        (void) arg;
+        for (;;) {
+                int sig = 0;
+                if (sigwait(&handled_signals, &sig) != 0)
+                        continue;
+                bool first = atomic_exchange(&cancel_signal, sig) == 0;
+                pthread_mutex_lock(&progress.lock);
+                if (progress.line_open) {
+                        fputc('\n', stderr);
+                        progress.line_open = false;
+                }
+                fprintf(stderr, "%s: %s\n", strsignal(sig),
+                        first ? "stopping safely; Docker will be started again"
+                              : "still stopping safely; please wait");
+                pthread_mutex_unlock(&progress.lock);
+        }
+        return NULL;
+}
+
+static void take_over_signals(void) {
+        pthread_t thread;
+
+        sigemptyset(&handled_signals);
+        sigaddset(&handled_signals, SIGINT);
+        sigaddset(&handled_signals, SIGTERM);
+        sigaddset(&handled_signals, SIGHUP);
+        if (pthread_sigmask(SIG_BLOCK, &handled_signals, NULL) != 0)
+                return;
+        if (pthread_create(&thread, NULL, signal_thread, NULL) == 0)
+                pthread_detach(thread);
+}
+
+/* Deep trees are walked with one fd per level. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
 /* ---- migrate ---- */
 
 static void on_stage(MigrateStage stage, const char *what, void *userdata) {
@@ -579,7 +682,28 @@ static int run_migrate(void) {
                 .userdata = &ctx,
         };
         MigrateResult result = {};
+        _cleanup_(journal_freep) Journal *journal = NULL;
         int r;
+
+        /* A dry run only looks; a real run holds the lock from the plan to
+         * the end, so two runs never interleave. */
+        r = journal_open(arg_state_dir, arg_dry_run, &journal);
+        if (r == -EBUSY) {
+                fprintf(stderr, "Another docker-dataroot is running (it holds %s/%s); wait for it to "
+                                "finish. Nothing was changed.\n", arg_state_dir, JOURNAL_LOCK_FILE);
+                return EXIT_REFUSED;
+        }
+        if (r == -EBADMSG) {
+                fprintf(stderr, "Failed to read '%s/%s': not valid JSON. Inspect it; move it away only if no "
+                                "migration is pending. Nothing was changed.\n", arg_state_dir, JOURNAL_STATE_FILE);
+                return EXIT_REFUSED;
+        }
+        if (r < 0 && !(arg_dry_run && r == -ENOENT)) {
+                fprintf(stderr, "Failed to open '%s': %s. Nothing was changed.\n", arg_state_dir, strerror(-r));
+                return EXIT_REFUSED;
+        }
+        opts.journal = journal;
+        opts.cancel = &cancel_signal;
 
         r = migrate_plan(&opts, &plan);
         if (r < 0) {
@@ -623,6 +747,7 @@ static int run_migrate(void) {
         }
         fflush(stdout);
 
+        take_over_signals();
         progress_start(plan->source_size.entries, plan->source_size.apparent_bytes);
         r = migrate_execute(plan, &opts, &result);
         progress_finish();
@@ -639,6 +764,14 @@ static int run_migrate(void) {
                 if (plan->config->existed)
                         fprintf(stderr, "The previous daemon.json is saved as %s.\n", plan->backup_path);
                 exit_code = EXIT_DONE;
+        } else if (result.outcome == MIGRATE_INTERRUPTED) {
+                fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
+                        migrate_stage_to_string(result.failed_stage));
+                fprintf(stderr, "Docker runs on %s again; daemon.json is as it was; nothing was lost.\n"
+                                "To finish the move later, run the same command again: docker-dataroot migrate %s\n"
+                                "To drop it instead: docker-dataroot rollback --remove-target\n",
+                        plan->source, plan->target);
+                exit_code = EXIT_ROLLED_BACK;
         } else if (result.outcome == MIGRATE_ROLLED_BACK) {
                 fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
                         migrate_stage_to_string(result.failed_stage));
@@ -660,7 +793,8 @@ static int run_migrate(void) {
         if (arg_json && doc) {
                 cJSON *res = cJSON_AddObjectToObject(doc, "result");
                 if (res) {
-                        static const char *const outcomes[] = { "done", "rolled-back", "rollback-failed" };
+                        static const char *const outcomes[] = { "done", "rolled-back", "rollback-failed",
+                                                                "interrupted" };
                         cJSON_AddStringToObject(res, "outcome", outcomes[result.outcome]);
                         cJSON_AddNumberToObject(res, "exit_code", exit_code);
                         if (result.outcome != MIGRATE_DONE) {
@@ -679,7 +813,285 @@ static int run_migrate(void) {
         return exit_code;
 }
 
+/* ---- rollback, cleanup, status ---- */
+
+static void on_remove_error(const char *relpath, const char *operation, int error, void *userdata) {
+        report_line(operation, relpath, userdata, strerror(-error));
+}
+
+static int open_locked_journal(Journal **ret) {
+        int r = journal_open(arg_state_dir, false, ret);
+        if (r == -EBUSY)
+                fprintf(stderr, "Another docker-dataroot is running (it holds %s/%s); wait for it to finish.\n",
+                        arg_state_dir, JOURNAL_LOCK_FILE);
+        else if (r < 0)
+                fprintf(stderr, "Failed to open '%s': %s\n", arg_state_dir, strerror(-r));
+        else if (!journal_state(*ret)) {
+                fprintf(stderr, "No migration is recorded in %s; nothing to do.\n", arg_state_dir);
+                return -ENOENT;
+        }
+        return r;
+}
+
+static bool confirm(const char *question) {
+        char line[64];
+
+        if (arg_yes)
+                return true;
+        printf("%s [y/N] ", question);
+        fflush(stdout);
+        if (!fgets(line, sizeof line, stdin))
+                return false;
+        line[strcspn(line, "\r\n")] = 0;
+        return answer_is_yes(line);
+}
+
+static int run_rollback(void) {
+        _cleanup_(journal_freep) Journal *journal = NULL;
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *message = NULL;
+        int r;
+
+        if (open_locked_journal(&journal) < 0)
+                return EXIT_REFUSED;
+
+        const char *outcome = journal_get_string(journal, "outcome");
+        const char *source = journal_get_string(journal, "source");
+        const char *target = journal_get_string(journal, "target");
+        const char *config = journal_get_string(journal, "config");
+        const char *backup = journal_get_string(journal, "backup");
+        bool existed = journal_get_bool(journal, "config_existed");
+        if (!outcome || !source || !target || !config || (existed && !backup)) {
+                fprintf(stderr, "Failed to read '%s': a field is missing. Nothing was changed.\n",
+                        journal_path(journal));
+                return EXIT_REFUSED;
+        }
+        if (streq(outcome, "rolled-back") && !arg_remove_target) {
+                printf("The migration to %s was already rolled back; Docker's data-root is %s.\n", target, source);
+                return EXIT_DONE;
+        }
+        if (streq(outcome, "cleaned-up")) {
+                fprintf(stderr, "Refused: the old data-root %s was removed by 'cleanup' after the migration; there "
+                                "is nothing to go back to. Nothing was changed.\n", source);
+                return EXIT_REFUSED;
+        }
+        bool finished = streq(outcome, "done");
+        if (finished && arg_remove_target) {
+                fprintf(stderr, "Refused: %s holds Docker's data since the migration, newer than %s; "
+                                "--remove-target would delete it. Roll back without it. Nothing was changed.\n",
+                        target, source);
+                return EXIT_REFUSED;
+        }
+
+        printf("Roll back the migration %s -> %s (%s):\n"
+               "  restore %s%s, restart Docker on %s%s.\n",
+               source, target, outcome, config, existed ? " from its backup" : " (remove it: it did not exist)",
+               source, arg_remove_target ? ", then remove the copy at the target" : "");
+        if (finished)
+                printf("  Warning: whatever Docker wrote since the migration (images, containers, volume data)\n"
+                       "  is in %s only and will not be visible after the rollback; it stays there.\n", target);
+        if (!confirm("Proceed?")) {
+                fprintf(stderr, "Aborted; nothing was changed.\n");
+                return EXIT_REFUSED;
+        }
+
+        take_over_signals();
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                fprintf(stderr, "Failed to connect to the system bus: %s. Nothing was changed.\n", strerror(-r));
+                return EXIT_REFUSED;
+        }
+        if (!streq(outcome, "rolled-back")) {
+                fprintf(stderr, "==> rollback: restoring %s and restarting Docker on %s\n", config, source);
+                r = migrate_restore(bus, config, existed, backup, source, 0, &message);
+                if (r < 0) {
+                        (void) journal_finish(journal, "rollback-failed");
+                        fprintf(stderr, "%s\n", message ? message : strerror(-r));
+                        return EXIT_STUCK;
+                }
+                r = journal_finish(journal, "rolled-back");
+                if (r < 0)
+                        fprintf(stderr, "Warning: failed to record the rollback in '%s': %s\n",
+                                journal_path(journal), strerror(-r));
+        }
+        printf("Docker runs on %s again.\n", source);
+
+        if (!arg_remove_target) {
+                printf("The copy at %s was left in place; remove it with 'docker-dataroot rollback "
+                       "--remove-target' or by hand.\n", target);
+                return EXIT_DONE;
+        }
+        RemoveStats stats = {};
+        fprintf(stderr, "==> removing the copy at %s\n", target);
+        r = remove_tree(target, false, on_remove_error, (void *) target, &stats);
+        if (r == -ENOENT) {
+                printf("%s does not exist; nothing to remove.\n", target);
+                return EXIT_DONE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "Failed to remove '%s' completely: %s (%" PRIu64 " entries left, listed above).\n",
+                        target, strerror(-r), stats.errors);
+                return EXIT_ROLLED_BACK;
+        }
+        printf("Removed %" PRIu64 " entries of the copy at %s.\n", stats.entries, target);
+        return EXIT_DONE;
+}
+
+static int run_cleanup(void) {
+        _cleanup_(journal_freep) Journal *journal = NULL;
+        _cleanup_(engine_info_freep) EngineInfo *info = NULL;
+        _cleanup_free_ char *socket_path = NULL;
+        int r;
+
+        if (open_locked_journal(&journal) < 0)
+                return EXIT_REFUSED;
+
+        const char *outcome = journal_get_string(journal, "outcome");
+        const char *source = journal_get_string(journal, "source");
+        const char *target = journal_get_string(journal, "target");
+        if (!outcome || !source || !target) {
+                fprintf(stderr, "Failed to read '%s': a field is missing. Nothing was changed.\n",
+                        journal_path(journal));
+                return EXIT_REFUSED;
+        }
+        if (streq(outcome, "cleaned-up")) {
+                printf("The old data-root %s was already removed.\n", source);
+                return EXIT_DONE;
+        }
+        if (!streq(outcome, "done")) {
+                fprintf(stderr, "Refused: the last migration (%s -> %s) is '%s', not done and verified; the old "
+                                "data-root is all there is. Nothing was changed.\n", source, target, outcome);
+                return EXIT_REFUSED;
+        }
+
+        r = engine_socket_path(&socket_path);
+        if (r >= 0)
+                r = engine_get_info(socket_path, &info);
+        if (r < 0 || !info->root_dir || !streq(info->root_dir, target)) {
+                fprintf(stderr, "Refused: Docker must be running on %s before the old data-root is removed (%s). "
+                                "Nothing was changed.\n", target,
+                        r < 0 ? strerror(-r) : info->root_dir ? info->root_dir : "no data-root reported");
+                return EXIT_REFUSED;
+        }
+
+        printf("Remove the old data-root %s? Docker runs on %s, verified after the copy.\n", source, target);
+        if (!confirm("This cannot be undone. Proceed?")) {
+                fprintf(stderr, "Aborted; nothing was changed.\n");
+                return EXIT_REFUSED;
+        }
+        take_over_signals();
+        RemoveStats stats = {};
+        fprintf(stderr, "==> cleanup: removing %s\n", source);
+        r = remove_tree(source, false, on_remove_error, (void *) source, &stats);
+        if (r < 0 && r != -ENOENT) {
+                fprintf(stderr, "Failed to remove '%s' completely: %s (%" PRIu64 " entries left, listed above).\n",
+                        source, strerror(-r), stats.errors);
+                return EXIT_ROLLED_BACK;
+        }
+        r = journal_finish(journal, "cleaned-up");
+        if (r < 0)
+                fprintf(stderr, "Warning: failed to record the cleanup in '%s': %s\n", journal_path(journal),
+                        strerror(-r));
+        printf("Removed the old data-root %s (%" PRIu64 " entries).\n", source, stats.entries);
+        return EXIT_DONE;
+}
+
+static int run_status(void) {
+        _cleanup_(engine_info_freep) EngineInfo *info = NULL;
+        _cleanup_(daemon_config_freep) DaemonConfig *config = NULL;
+        _cleanup_(journal_freep) Journal *journal = NULL;
+        _cleanup_(mount_info_freep) MountInfo *mount = NULL;
+        _cleanup_free_ char *socket_path = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *doc = cJSON_CreateObject();
+        DaemonConfigError config_error = {};
+        const char *config_path = arg_config ? arg_config : DAEMON_CONFIG_DEFAULT_PATH;
+        const char *configured = NULL;
+        TreeSize size = {};
+        int r;
+
+        if (!doc)
+                return EXIT_ROLLED_BACK;
+
+        r = engine_socket_path(&socket_path);
+        if (r >= 0)
+                r = engine_get_info(socket_path, &info);
+        int config_r = daemon_config_load(config_path, &config, &config_error);
+        if (config_r >= 0)
+                config_r = daemon_config_get_data_root(config, &configured);
+        int journal_r = journal_open(arg_state_dir, true, &journal);
+
+        const char *root = info ? info->root_dir : configured ? configured : "/var/lib/docker";
+        bool have_size = tree_size(root, &size) >= 0;
+        bool have_mount = mounts_find(NULL, root, &mount) >= 0;
+
+        cJSON_AddStringToObject(doc, "data_root", root);
+        cJSON_AddBoolToObject(doc, "engine_running", info != NULL);
+        if (info && info->driver)
+                cJSON_AddStringToObject(doc, "driver", info->driver);
+        cJSON_AddStringToObject(doc, "config", config_path);
+        if (config_r < 0)
+                cJSON_AddStringToObject(doc, "config_error", config_r == -EBADMSG ? config_error.message
+                                                                                   : strerror(-config_r));
+        cJSON_AddStringToObject(doc, "configured_data_root", configured ? configured : "");
+        if (have_size)
+                cJSON_AddNumberToObject(doc, "allocated_bytes", (double) size.allocated_bytes);
+        if (have_mount) {
+                cJSON_AddStringToObject(doc, "filesystem", mount->fstype);
+                cJSON_AddStringToObject(doc, "mountpoint", mount->mountpoint);
+        }
+
+        const char *leftover = NULL;
+        if (journal_r >= 0 && journal_state(journal)) {
+                const char *outcome = journal_get_string(journal, "outcome");
+                const char *source = journal_get_string(journal, "source");
+                cJSON *last = cJSON_AddObjectToObject(doc, "last_migration");
+                if (last) {
+                        cJSON_AddStringToObject(last, "source", source ? source : "");
+                        cJSON_AddStringToObject(last, "target", journal_get_string(journal, "target") ?: "");
+                        cJSON_AddStringToObject(last, "outcome", outcome ? outcome : "");
+                        cJSON_AddStringToObject(last, "stage", journal_get_string(journal, "stage") ?: "");
+                }
+                struct stat st;
+                if (outcome && streq(outcome, "done") && source && stat(source, &st) == 0)
+                        leftover = source;
+        }
+        cJSON_AddStringToObject(doc, "old_tree", leftover ? leftover : "");
+
+        if (arg_json) {
+                print_json(doc);
+                return EXIT_DONE;
+        }
+
+        char buf[32];
+        printf("Docker data-root: %s (%s)\n", root,
+               info ? "reported by the running engine" : "engine not answering; from daemon.json");
+        if (info)
+                printf("Storage driver:   %s\n", info->driver ? info->driver : "?");
+        if (config_r == -EBADMSG)
+                printf("daemon.json:      %s is invalid: %s\n", config_path, config_error.message);
+        else
+                printf("Configured in:    %s%s%s\n", config_path, configured ? ": " : " (default, no data-root set)",
+                       configured ? configured : "");
+        if (have_size)
+                printf("Size:             %s allocated in %" PRIu64 " entries\n",
+                       format_bytes(size.allocated_bytes, buf, sizeof buf), size.entries);
+        if (have_mount)
+                printf("Filesystem:       %s on %s, mounted at %s\n", mount->fstype,
+                       mount->source ? mount->source : "?", mount->mountpoint);
+        if (journal_r >= 0 && journal_state(journal))
+                printf("Last migration:   %s -> %s: %s (stage %s)\n", journal_get_string(journal, "source") ?: "?",
+                       journal_get_string(journal, "target") ?: "?", journal_get_string(journal, "outcome") ?: "?",
+                       journal_get_string(journal, "stage") ?: "?");
+        else
+                printf("Last migration:   none recorded in %s\n", arg_state_dir);
+        if (leftover)
+                printf("Old tree:         %s is still there; remove it with 'docker-dataroot cleanup' once you "
+                       "are satisfied\n", leftover);
+        return EXIT_DONE;
+}
+
 int main(int argc, char *argv[]) {
+        raise_fd_limit();
         int r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_DONE;
@@ -691,6 +1103,12 @@ int main(int argc, char *argv[]) {
                 return run_copy();
         case COMMAND_VERIFY:
                 return run_verify();
+        case COMMAND_STATUS:
+                return run_status();
+        case COMMAND_ROLLBACK:
+                return run_rollback();
+        case COMMAND_CLEANUP:
+                return run_cleanup();
         case COMMAND_NONE:
                 break;
         }

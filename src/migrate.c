@@ -50,6 +50,7 @@ void migrate_plan_free(MigratePlan *p) {
         free(p->config_path);
         free(p->config_real_path);
         free(p->backup_path);
+        free(p->resume_stage);
         daemon_config_free(p->config);
         engine_info_free(p->engine);
         target_filesystem_done(&p->target_fs);
@@ -123,7 +124,61 @@ static int plan_config(MigratePlan *p, const MigrateOptions *opts, const char *c
         return check_add(&p->checks, "config-valid", CHECK_OK, NULL, "%s is valid JSON", p->config_path);
 }
 
-static int plan_engine(MigratePlan *p) {
+/* An interrupted migration is finished with the same target, or undone
+ * with 'rollback'; starting another one on top would lose track of the
+ * first. */
+static int plan_journal(MigratePlan *p, const MigrateOptions *opts) {
+        Journal *j = opts->journal;
+        if (!j || !journal_is_unfinished(j))
+                return 0;
+
+        const char *pending = journal_get_string(j, "target");
+        const char *stage = journal_get_string(j, "stage");
+        _cleanup_free_ char *wanted = NULL;
+        if (!pending || path_normalize_absolute(opts->target, &wanted) < 0 || !streq(wanted, pending)) {
+                _cleanup_free_ char *remedy = strdup_printf(
+                        "Finish it with 'docker-dataroot migrate %s' or undo it with 'docker-dataroot "
+                        "rollback', then run again.", pending ? pending : "TARGET");
+                if (!remedy)
+                        return -ENOMEM;
+                return check_add(&p->checks, "pending-migration", CHECK_REFUSE, remedy,
+                                 "an interrupted migration to %s (stopped during %s) is recorded in %s",
+                                 pending ? pending : "?", stage ? stage : "?", journal_path(j));
+        }
+
+        p->resume = true;
+        p->resume_stage = strdup(stage ? stage : "?");
+        if (!p->resume_stage)
+                return -ENOMEM;
+        return check_add(&p->checks, "pending-migration", CHECK_WARN,
+                         "Nothing to do: this run finishes it.",
+                         "resuming the interrupted migration to %s (it stopped during %s)", pending,
+                         p->resume_stage);
+}
+
+/* While resuming, Docker may still be stopped: the journal remembers what
+ * the engine said before. */
+static int engine_info_from_journal(const Journal *j, EngineInfo **ret) {
+        _cleanup_(engine_info_freep) EngineInfo *info = calloc(1, sizeof(EngineInfo));
+        const char *source = journal_get_string(j, "source");
+        const char *driver = journal_get_string(j, "driver");
+
+        if (!info)
+                return -ENOMEM;
+        if (!source || !driver)
+                return -EBADMSG;
+        info->root_dir = strdup(source);
+        info->driver = strdup(driver);
+        if (!info->root_dir || !info->driver)
+                return -ENOMEM;
+        info->images = journal_get_long(j, "images");
+        info->containers = journal_get_long(j, "containers");
+        info->containers_running = 0;
+        *ret = TAKE_PTR(info);
+        return 0;
+}
+
+static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
         _cleanup_free_ char *socket_path = NULL;
         int r;
 
@@ -134,6 +189,19 @@ static int plan_engine(MigratePlan *p) {
                                  "DOCKER_HOST='%s' is not a unix socket", getenv("DOCKER_HOST"));
 
         r = engine_get_info(socket_path, &p->engine);
+        if (r < 0 && p->resume) {
+                r = engine_info_from_journal(opts->journal, &p->engine);
+                if (r < 0)
+                        return check_add(&p->checks, "engine-running", CHECK_REFUSE,
+                                         "Run 'docker-dataroot rollback', which needs only the state file's backup path.",
+                                         "the engine is down and %s is incomplete", journal_path(opts->journal));
+                p->source = strdup(p->engine->root_dir);
+                if (!p->source)
+                        return -ENOMEM;
+                return check_add(&p->checks, "engine-running", CHECK_OK, NULL,
+                                 "Docker is stopped (interrupted migration); the recorded data-root is %s",
+                                 p->source);
+        }
         if (r < 0)
                 return check_add(&p->checks, "engine-running", CHECK_REFUSE,
                                  "Start Docker (systemctl start docker) so its data-root can be confirmed.",
@@ -142,6 +210,19 @@ static int plan_engine(MigratePlan *p) {
                 return check_add(&p->checks, "engine-running", CHECK_REFUSE,
                                  "Check the Docker engine's health (docker info).",
                                  "the engine at %s reports no DockerRootDir", socket_path);
+
+        if (p->resume) {
+                /* The source may only be the recorded one; if Docker ran on
+                 * it meanwhile, the copy so far is stale. */
+                const char *recorded = journal_get_string(opts->journal, "source");
+                if (recorded && streq(p->engine->root_dir, recorded))
+                        p->recopy = true;
+                engine_info_free(p->engine);
+                p->engine = NULL;
+                r = engine_info_from_journal(opts->journal, &p->engine);
+                if (r < 0)
+                        return r;
+        }
 
         p->source = strdup(p->engine->root_dir);
         if (!p->source)
@@ -167,6 +248,10 @@ static int plan_consistency(MigratePlan *p) {
                                  "%s: \"data-root\" is not a string", p->config_path);
 
         const char *expected = configured ? configured : DEFAULT_DATA_ROOT;
+        if (p->resume && p->target && streq(expected, p->target))
+                return check_add(&p->checks, "data-root-consistent", CHECK_OK, NULL,
+                                 "%s already names %s (the interrupted run got that far)", p->config_path,
+                                 p->target);
         _cleanup_free_ char *expected_real = realpath(expected, NULL);
         if (streq(expected, p->source) || (expected_real && streq(expected_real, p->source))) {
                 if (configured)
@@ -345,6 +430,23 @@ static int plan_containers(MigratePlan *p) {
         return check_add(&p->checks, "running-containers", CHECK_OK, NULL, "no container is running");
 }
 
+/* The interrupted run's partial copy is what a resume completes. */
+static void accept_partial_copy(CheckList *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                CheckResult *c = &l->items[i];
+                if (!streq(c->id, "target-empty") || c->status != CHECK_REFUSE)
+                        continue;
+                char *evidence = strdup("holds the partial copy of the interrupted migration; it will be completed");
+                if (!evidence)
+                        return;
+                free(c->evidence);
+                free(c->remedy);
+                c->evidence = evidence;
+                c->remedy = NULL;
+                c->status = CHECK_OK;
+        }
+}
+
 int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
         _cleanup_(migrate_plan_freep) MigratePlan *p = calloc(1, sizeof(MigratePlan));
         int r;
@@ -374,9 +476,17 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
                 if (r < 0)
                         return r;
         }
-        r = plan_engine(p);
+        r = plan_journal(p, opts);
         if (r < 0)
                 return r;
+        r = plan_engine(p, opts);
+        if (r < 0)
+                return r;
+        if (p->resume) {
+                p->target = strdup(journal_get_string(opts->journal, "target"));
+                if (!p->target)
+                        return -ENOMEM;
+        }
         r = plan_consistency(p);
         if (r < 0)
                 return r;
@@ -385,11 +495,15 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
                 return r;
 
         announce(opts, STAGE_CHECK, "checking the target");
+        free(p->target);
+        p->target = NULL;
         r = checks_target_path(&p->checks, opts->target, p->source, &p->target);
         if (r < 0)
                 return r;
+        if (p->resume)
+                accept_partial_copy(&p->checks);
 
-        if (p->target && p->source && streq(p->target, p->source)) {
+        if (!p->resume && p->target && p->source && streq(p->target, p->source)) {
                 /* Asking for the current root is a success with nothing to do,
                  * so provisioning scripts can run the same command twice. */
                 p->nothing_to_do = true;
@@ -406,8 +520,14 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
         if (r < 0)
                 return r;
         if (p->target) {
-                r = checks_target_filesystem(&p->checks, p->target, opts->mountinfo_path,
-                                             p->source_size.allocated_bytes, p->source_size.inodes,
+                /* A resumed copy needs room only for what is still missing. */
+                TreeSize done = {};
+                if (p->resume)
+                        (void) tree_size(p->target, &done);
+                uint64_t bytes = p->source_size.allocated_bytes, inodes = p->source_size.inodes;
+                bytes = bytes > done.allocated_bytes ? bytes - done.allocated_bytes : 0;
+                inodes = inodes > done.inodes ? inodes - done.inodes : 0;
+                r = checks_target_filesystem(&p->checks, p->target, opts->mountinfo_path, bytes, inodes,
                                              &p->target_fs);
                 if (r < 0)
                         return r;
@@ -439,6 +559,7 @@ typedef struct Run {
         MigrateResult *result;
         sd_bus *bus;
         bool docker_stopped;
+        bool config_existed;          /* before the migration touched it */
 } Run;
 
 _printf_(4, 5) static int fail(Run *run, MigrateStage stage, int error, const char *fmt, ...) {
@@ -455,6 +576,28 @@ _printf_(4, 5) static int fail(Run *run, MigrateStage stage, int error, const ch
         free(run->result->message);
         run->result->message = message;
         return run->result->error;
+}
+
+static bool cancelled(const Run *run) {
+        return run->opts->cancel && atomic_load(run->opts->cancel) != 0;
+}
+
+static int journal_step(Run *run, MigrateStage stage, bool completed) {
+        Journal *j = run->opts->journal;
+        if (!j)
+                return 0;
+        const char *name = migrate_stage_to_string(stage);
+        int r = completed ? journal_complete(j, name) : journal_enter(j, name);
+        if (r < 0)
+                return fail(run, stage, r, "Failed to record the %s stage in '%s': %s", name, journal_path(j),
+                            strerror(-r));
+        return 0;
+}
+
+/* Stages the interrupted run already finished are not done again. */
+static bool already_done(const Run *run, MigrateStage stage) {
+        return run->plan->resume && !run->plan->recopy && run->opts->journal &&
+               journal_is_completed(run->opts->journal, migrate_stage_to_string(stage));
 }
 
 static int wait_for_no_dockerd(void) {
@@ -546,10 +689,17 @@ static int stage_copy(Run *run) {
                 .on_warning = run->opts->on_copy_warning,
                 .userdata = run->opts->userdata,
                 .progress = run->opts->progress,
+                .resume = run->plan->resume,
+                .cancel = run->opts->cancel,
         };
         int r;
 
-        announce(run->opts, STAGE_COPY, run->plan->target);
+        if (already_done(run, STAGE_COPY))
+                return 0;
+        announce(run->opts, STAGE_COPY, run->plan->resume ? "completing the interrupted copy" : run->plan->target);
+        r = journal_step(run, STAGE_COPY, false);
+        if (r < 0)
+                return r;
         r = mkdir_parents(run->plan->target);
         if (r < 0)
                 return fail(run, STAGE_COPY, r, "Failed to create the parents of '%s': %s", run->plan->target,
@@ -559,11 +709,13 @@ static int stage_copy(Run *run) {
         r = copy_tree(run->plan->source, run->plan->target, &copy_opts, &run->result->copy_stats);
         run->result->copy_usec = now_usec() - start;
         run->result->target_written = true;
+        if (r == -ECANCELED)
+                return fail(run, STAGE_COPY, r, "Interrupted during the copy");
         if (r < 0)
                 return fail(run, STAGE_COPY, r, "Failed to copy '%s' to '%s': %s (%" PRIu64 " entries failed)",
                             run->plan->source, run->plan->target, strerror(-r),
                             run->result->copy_stats.errors);
-        return 0;
+        return journal_step(run, STAGE_COPY, true);
 }
 
 static int stage_verify(Run *run) {
@@ -572,19 +724,27 @@ static int stage_verify(Run *run) {
                 .jobs = run->opts->jobs,
                 .on_difference = run->opts->on_difference,
                 .userdata = run->opts->userdata,
+                .cancel = run->opts->cancel,
         };
         int r;
 
+        if (already_done(run, STAGE_VERIFY))
+                return 0;
         announce(run->opts, STAGE_VERIFY,
                  run->opts->verify_content ? "comparing metadata and content" : "comparing metadata");
+        r = journal_step(run, STAGE_VERIFY, false);
+        if (r < 0)
+                return r;
         r = verify_trees(run->plan->source, run->plan->target, &verify_opts, &run->result->verify_stats);
+        if (r == -ECANCELED)
+                return fail(run, STAGE_VERIFY, r, "Interrupted during the verification");
         if (r < 0)
                 return fail(run, STAGE_VERIFY, r, "Failed to compare '%s' with '%s': %s", run->plan->source,
                             run->plan->target, strerror(-r));
         if (run->result->verify_stats.differences > 0)
                 return fail(run, STAGE_VERIFY, -EIO, "the copy differs from the source in %" PRIu64 " place(s)",
                             run->result->verify_stats.differences);
-        return 0;
+        return journal_step(run, STAGE_VERIFY, true);
 }
 
 static int stage_configure(Run *run) {
@@ -593,7 +753,12 @@ static int stage_configure(Run *run) {
         int r;
 
         announce(run->opts, STAGE_CONFIGURE, p->config_real_path);
-        if (p->config->existed) {
+        r = journal_step(run, STAGE_CONFIGURE, false);
+        if (r < 0)
+                return r;
+        /* A resumed run may find its own backup: the original stays the
+         * first one written. */
+        if (run->config_existed && access(p->backup_path, F_OK) < 0) {
                 r = daemon_config_write_backup(p->config, p->backup_path);
                 if (r < 0)
                         return fail(run, STAGE_CONFIGURE, r, "Failed to write backup '%s': %s", p->backup_path,
@@ -610,21 +775,19 @@ static int stage_configure(Run *run) {
                 return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", p->config_real_path,
                             strerror(-r));
         run->result->config_changed = true;
-        return 0;
+        return journal_step(run, STAGE_CONFIGURE, true);
 }
 
-static int start_docker(Run *run, sd_bus_error *error) {
-        return units_start(run->bus, docker_units_start_order, UNIT_JOB_TIMEOUT_USEC, error);
+static int start_docker(sd_bus *bus, sd_bus_error *error) {
+        return units_start(bus, docker_units_start_order, UNIT_JOB_TIMEOUT_USEC, error);
 }
 
-static int wait_engine(Run *run, EngineInfo **ret) {
+static int wait_engine(uint64_t timeout_usec, EngineInfo **ret) {
         _cleanup_free_ char *socket_path = NULL;
         int r = engine_socket_path(&socket_path);
         if (r < 0)
                 return r;
-        uint64_t timeout = run->opts->start_timeout_usec ? run->opts->start_timeout_usec
-                                                         : DEFAULT_START_TIMEOUT_USEC;
-        return engine_wait_info(socket_path, timeout, ret);
+        return engine_wait_info(socket_path, timeout_usec ? timeout_usec : DEFAULT_START_TIMEOUT_USEC, ret);
 }
 
 static int stage_start_and_confirm(Run *run) {
@@ -634,13 +797,19 @@ static int stage_start_and_confirm(Run *run) {
         int r;
 
         announce(run->opts, STAGE_START, "starting docker.socket and docker.service");
-        r = start_docker(run, &error);
+        r = journal_step(run, STAGE_START, false);
+        if (r < 0)
+                return r;
+        r = start_docker(run->bus, &error);
         if (r < 0)
                 return fail(run, STAGE_START, r, "Failed to start Docker on the new data-root: %s",
                             error.message ? error.message : strerror(-r));
 
         announce(run->opts, STAGE_CONFIRM, "asking the engine for its data-root");
-        r = wait_engine(run, &run->result->engine_after);
+        r = journal_step(run, STAGE_CONFIRM, false);
+        if (r < 0)
+                return r;
+        r = wait_engine(run->opts->start_timeout_usec, &run->result->engine_after);
         if (r < 0)
                 return fail(run, STAGE_CONFIRM, r, "the Docker engine did not answer after the restart: %s",
                             strerror(-r));
@@ -657,105 +826,181 @@ static int stage_start_and_confirm(Run *run) {
                 return fail(run, STAGE_CONFIRM, -EIO,
                             "the engine sees %ld image(s) and %ld container(s), it had %ld and %ld",
                             after->images, after->containers, p->engine->images, p->engine->containers);
-        return 0;
+        return journal_step(run, STAGE_CONFIRM, true);
 }
 
-static int restore_config(Run *run) {
-        MigratePlan *p = run->plan;
-
-        if (!run->result->config_changed)
+/* daemon.json back to its original bytes: from the backup, which is
+ * written before the file is first changed, so it exists whenever a change
+ * may have happened. */
+static int restore_config(const char *config_path, bool config_existed, const char *backup_path) {
+        if (!config_existed) {
+                if (unlink(config_path) < 0 && errno != ENOENT)
+                        return negative_errno();
                 return 0;
-        if (p->config->existed) {
-                int r = daemon_config_write_atomic(p->config_real_path, p->config->original, &p->config->st);
-                if (r < 0)
-                        return r;
-        } else if (unlink(p->config_real_path) < 0 && errno != ENOENT)
+        }
+        if (!backup_path)
+                return -EINVAL;
+
+        _cleanup_free_ char *original = NULL, *current = NULL;
+        size_t original_size = 0, current_size = 0;
+        struct stat st;
+        int r = read_full_file(backup_path, DAEMON_CONFIG_MAX_SIZE, &original, &original_size);
+        if (r == -ENOENT)
+                return 0; /* never got as far as changing it */
+        if (r < 0)
+                return r;
+        if (stat(backup_path, &st) < 0)
                 return negative_errno();
-        run->result->config_changed = false;
-        return 0;
+        if (read_full_file(config_path, DAEMON_CONFIG_MAX_SIZE, &current, &current_size) >= 0 &&
+            current_size == original_size && memcmp(current, original, original_size) == 0)
+                return 0;
+        return write_file_atomic(config_path, original, original_size, &st, true);
 }
 
-static int rollback(Run *run) {
+int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, const char *backup_path,
+                    const char *source, uint64_t start_timeout_usec, char **ret_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(engine_info_freep) EngineInfo *info = NULL;
-        MigratePlan *p = run->plan;
-        MigrateResult *res = run->result;
         int r;
 
-        announce(run->opts, STAGE_ROLLBACK, "restoring daemon.json and starting Docker on the old data-root");
-
-        r = restore_config(run);
+        r = restore_config(config_path, config_existed, backup_path);
         if (r < 0) {
-                res->rollback_message = strdup_printf(
+                *ret_message = strdup_printf(
                         "Failed to restore '%s': %s. Docker is stopped. Restore it by hand: "
                         "cp -p '%s' '%s' && systemctl start docker.socket docker.service",
-                        p->config_real_path, strerror(-r), p->backup_path, p->config_real_path);
+                        config_path, strerror(-r), backup_path ? backup_path : "(backup)", config_path);
                 return r;
         }
 
         /* Docker may be half up on the target; stop it so it rereads the
          * restored file. */
-        r = units_stop(run->bus, docker_units_stop_order, UNIT_JOB_TIMEOUT_USEC, &error);
+        r = units_stop(bus, docker_units_stop_order, UNIT_JOB_TIMEOUT_USEC, &error);
         if (r >= 0)
                 r = wait_for_no_dockerd();
-        sd_bus_error_free(&error);
-        if (r >= 0)
-                r = start_docker(run, &error);
+        if (r >= 0) {
+                sd_bus_error_free(&error);
+                r = start_docker(bus, &error);
+        }
         if (r < 0) {
-                res->rollback_message = strdup_printf(
-                        "daemon.json is restored, but Docker could not be started again: %s. "
+                *ret_message = strdup_printf(
+                        "daemon.json is restored, but Docker could not be restarted: %s. "
                         "Run: systemctl start docker.socket docker.service; journalctl -u docker.service",
                         error.message ? error.message : strerror(-r));
                 return r;
         }
 
-        r = wait_engine(run, &info);
+        r = wait_engine(start_timeout_usec, &info);
         if (r < 0) {
-                res->rollback_message = strdup_printf(
+                *ret_message = strdup_printf(
                         "daemon.json is restored and docker.service started, but the engine does not "
                         "answer: %s. See: journalctl -u docker.service", strerror(-r));
                 return r;
         }
-        if (!info->root_dir || !streq(info->root_dir, p->source)) {
-                res->rollback_message = strdup_printf(
-                        "Docker runs again but reports data-root '%s' instead of '%s'. Check %s.",
-                        info->root_dir ? info->root_dir : "(none)", p->source, p->config_real_path);
+        if (!info->root_dir || !streq(info->root_dir, source)) {
+                *ret_message = strdup_printf("Docker runs again but reports data-root '%s' instead of '%s'. Check %s.",
+                                             info->root_dir ? info->root_dir : "(none)", source, config_path);
                 return -EIO;
         }
         return 0;
 }
 
+static int rollback(Run *run) {
+        MigratePlan *p = run->plan;
+
+        announce(run->opts, STAGE_ROLLBACK, "restoring daemon.json and starting Docker on the old data-root");
+        int r = migrate_restore(run->bus, p->config_real_path, run->config_existed, p->backup_path, p->source,
+                                run->opts->start_timeout_usec, &run->result->rollback_message);
+        if (r >= 0)
+                run->result->config_changed = false;
+        return r;
+}
+
 int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult *ret) {
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         Run run = { .plan = plan, .opts = opts, .result = ret };
+        Journal *j = opts->journal;
         int r;
 
         *ret = (MigrateResult) { .outcome = MIGRATE_DONE };
         if (check_list_refused(&plan->checks) || !plan->target || !plan->config || !plan->engine)
                 return -EINVAL;
 
+        run.config_existed = plan->resume && j ? journal_get_bool(j, "config_existed") : plan->config->existed;
+        if (plan->resume && j && journal_get_string(j, "backup")) {
+                char *backup = strdup(journal_get_string(j, "backup"));
+                if (!backup)
+                        return -ENOMEM;
+                free(plan->backup_path);
+                plan->backup_path = backup;
+        }
+
+        if (j && !plan->resume) {
+                JournalStart start = {
+                        .source = plan->source,
+                        .target = plan->target,
+                        .config_path = plan->config_real_path,
+                        .config_existed = plan->config->existed,
+                        .backup_path = plan->config->existed ? plan->backup_path : NULL,
+                        .driver = plan->engine->driver,
+                        .images = plan->engine->images,
+                        .containers = plan->engine->containers,
+                };
+                r = journal_begin(j, &start);
+                if (r < 0) {
+                        fail(&run, STAGE_CHECK, r, "Failed to write the state file '%s': %s", journal_path(j),
+                             strerror(-r));
+                        ret->outcome = MIGRATE_ROLLED_BACK;
+                        return r;
+                }
+        }
+
         r = sd_bus_open_system(&bus);
         if (r < 0) {
                 fail(&run, STAGE_STOP, r, "Failed to connect to the system bus: %s", strerror(-r));
                 ret->outcome = MIGRATE_ROLLED_BACK;
+                if (j)
+                        (void) journal_finish(j, "rolled-back");
                 return r;
         }
         run.bus = bus;
 
-        r = stage_stop(&run);
+        r = journal_step(&run, STAGE_STOP, false);
+        if (r >= 0)
+                r = stage_stop(&run);
+        if (r >= 0)
+                r = journal_step(&run, STAGE_STOP, true);
+        if (r >= 0 && cancelled(&run))
+                r = fail(&run, STAGE_STOP, -ECANCELED, "Interrupted after Docker was stopped");
         if (r >= 0)
                 r = stage_copy(&run);
+        if (r >= 0 && cancelled(&run))
+                r = fail(&run, STAGE_COPY, -ECANCELED, "Interrupted after the copy");
         if (r >= 0)
                 r = stage_verify(&run);
+        if (r >= 0 && cancelled(&run))
+                r = fail(&run, STAGE_VERIFY, -ECANCELED, "Interrupted after the verification");
+        /* From here on a signal no longer stops the run: the data is verified
+         * and finishing takes seconds, while stopping now would leave more to
+         * undo. */
         if (r >= 0)
                 r = stage_configure(&run);
         if (r >= 0)
                 r = stage_start_and_confirm(&run);
         if (r >= 0) {
+                if (j)
+                        (void) journal_finish(j, "done");
                 announce(opts, STAGE_DONE, plan->target);
                 return 0;
         }
 
-        ret->outcome = rollback(&run) < 0 ? MIGRATE_ROLLBACK_FAILED : MIGRATE_ROLLED_BACK;
+        bool interrupted = ret->error == -ECANCELED;
+        if (rollback(&run) < 0)
+                ret->outcome = MIGRATE_ROLLBACK_FAILED;
+        else
+                ret->outcome = interrupted ? MIGRATE_INTERRUPTED : MIGRATE_ROLLED_BACK;
+        if (j)
+                (void) journal_finish(j, ret->outcome == MIGRATE_ROLLBACK_FAILED ? "rollback-failed"
+                                         : interrupted                           ? "interrupted"
+                                                                                 : "rolled-back");
         return ret->error;
 }

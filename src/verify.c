@@ -58,6 +58,7 @@ typedef struct Verifier {
         bool content;
         verify_difference_fn on_difference;
         void *userdata;
+        const atomic_int *cancel;
 
         _Atomic uint64_t entries;
         _Atomic uint64_t bytes_compared;
@@ -1112,7 +1113,7 @@ static void worker_run(Worker *w) {
                 DirTask task = v->tasks[--v->n_tasks];
                 pthread_mutex_unlock(&v->queue_lock);
 
-                int r = process_directory(w, &task);
+                int r = v->cancel && atomic_load(v->cancel) ? -ECANCELED : process_directory(w, &task);
                 free(task.relpath);
                 if (r < 0)
                         set_error(v, r);
@@ -1219,6 +1220,7 @@ int verify_trees(const char *a, const char *b, const VerifyOptions *opts, Verify
                 .content = opts->content,
                 .on_difference = opts->on_difference,
                 .userdata = opts->userdata,
+                .cancel = opts->cancel,
                 .report_lock = PTHREAD_MUTEX_INITIALIZER,
                 .queue_lock = PTHREAD_MUTEX_INITIALIZER,
                 .queue_changed = PTHREAD_COND_INITIALIZER,

@@ -29,7 +29,7 @@
 #define WIDE_LOOP 2000
 #define DEEP_LEVELS 300
 #define LINK_GROUPS 200
-#define IMAGE_SIZE (256LL * 1024 * 1024)
+#define IMAGE_SIZE (512LL * 1024 * 1024)
 #define MAX_XATTRS 64
 #define MAX_REPORTS 64
 
@@ -230,7 +230,7 @@ static void build_links(int top, int d1, int d2) {
 }
 
 static void build_symlinks(int top, int d1) {
-        char long_target[4001];
+        char long_target[1001]; /* xfs holds at most 1024 bytes */
 
         ASSERT_TRUE(symlinkat("d1/d2", top, "sym-rel") >= 0);
         ASSERT_TRUE(symlinkat("/etc/passwd", top, "sym-abs") >= 0);
@@ -391,7 +391,8 @@ static void xattrs_read(int dir_fd, const char *name, const char *const *ignore,
 
         ret->n = 0;
         for (char *x = list; x < list + size; x += strlen(x) + 1) {
-                if (has_prefix_in(x, ignore))
+                /* XFS's on-disk form of the POSIX ACLs, compared as ACLs. */
+                if (has_prefix_in(x, ignore) || strncmp(x, "trusted.SGI_ACL_", 16) == 0)
                         continue;
                 ASSERT_TRUE(ret->n < MAX_XATTRS);
                 size_t i = ret->n++;
@@ -482,6 +483,8 @@ static int compare_by_dst(const void *a, const void *b) {
 /* Names of one source inode must all be names of one copied inode, and
  * the other way round. */
 static void check_link_structure(Checker *c) {
+        if (c->n_pairs == 0)
+                return;
         qsort(c->pairs, c->n_pairs, sizeof(LinkPair), compare_by_src);
         for (size_t i = 1; i < c->n_pairs; i++)
                 if (compare_by_src(&c->pairs[i - 1], &c->pairs[i]) == 0 &&
@@ -876,7 +879,7 @@ static void mount_fresh(const char *root, const char *fstype, const char *dir) {
         else if (streq(fstype, "btrfs"))
                 mkfs = strdup_printf("mkfs.btrfs -q -f %s >/dev/null", device);
         else
-                mkfs = strdup_printf("mkfs.ext4 -q -F -I 256 %s >/dev/null", device);
+                mkfs = strdup_printf("mkfs.ext4 -q -F -b 4096 -I 256 %s >/dev/null", device);
         ASSERT_TRUE(mkfs);
         ASSERT_OK(run(mkfs));
         if (mount(device, dir, fstype, 0, NULL) < 0) {
@@ -1204,7 +1207,7 @@ int main(void) {
         pid_t pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0)
-                _exit(run_tests(root));
+                exit(run_tests(root));      /* exit(), so that LeakSanitizer looks at the child */
 
         int status;
         ASSERT_TRUE(waitpid(pid, &status, 0) == pid);

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash disable=SC2034 # names defined here are used by the sourcing scripts
 # Sourced by the end-to-end tests (test/e2e/*.sh) and test/demo.sh: setup
 # helpers, checks, and the exit protocol (0 pass, 1 fail, 77 skip; a skip
 # is a failure when DDR_TEST_NO_SKIP=1). Not executable on its own.
@@ -110,7 +111,8 @@ e2e_up() {
         id="$E2E_NAME-$$"
         E2E_HARNESS_ID=$id
         # The tool and the test programs must be visible inside.
-        export HARNESS_BIND_RO="$DDR_SOURCE_ROOT ${DDR_BUILD_ROOT:-} $(dirname "$DDR_BIN")"
+        HARNESS_BIND_RO="$DDR_SOURCE_ROOT ${DDR_BUILD_ROOT:-} $(dirname "$DDR_BIN")"
+        export HARNESS_BIND_RO
         "$HARNESS/up.sh" "$id" > "$E2E_TMP/harness.env" || e2e_die "harness up.sh failed"
         set -a
         . "$E2E_TMP/harness.env"
@@ -203,8 +205,8 @@ dockerd_identity() {
 
 # Waits up to $1 seconds for docker to answer.
 wait_docker() {
-        local i
-        for i in $(seq 1 $(($1 * 2))); do
+        local _
+        for _ in $(seq 1 $(($1 * 2))); do
                 docker_answers && return 0
                 sleep 0.5
         done
@@ -213,8 +215,8 @@ wait_docker() {
 
 # wait_running CONTAINER SECONDS
 wait_running() {
-        local i
-        for i in $(seq 1 $(($2 * 2))); do
+        local _
+        for _ in $(seq 1 $(($2 * 2))); do
                 [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ] && return 0
                 sleep 0.5
         done

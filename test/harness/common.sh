@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash disable=SC2034 # names defined here are used by the sourcing scripts
 # Sourced by up.sh, down.sh, in.sh and the tests: names and paths shared by
 # every harness instance. Not executable on its own.
 
