@@ -246,15 +246,18 @@ static int probe_in_scratch(const char *scratch, bool *ret_d_type, bool *ret_tru
         struct dirent *de;
         bool d_type = false;
 
-        _cleanup_close_ int dfd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
+        if (mkdir(scratch, 0700) < 0)
                 return negative_errno();
-        if (mkdirat(dfd, "entry", 0700) < 0)
+        _cleanup_free_ char *entry = strdup_printf("%s/entry", scratch);
+        if (!entry)
+                return -ENOMEM;
+        if (mkdir(entry, 0700) < 0)
                 return negative_errno();
-        d = fdopendir(dfd);
+        /* Opened after the entry exists: btrfs does not show entries
+         * created after opendir(). */
+        d = opendir(scratch);
         if (!d)
                 return negative_errno();
-        TAKE_FD(dfd);
         while ((de = readdir(d)))
                 if (streq(de->d_name, "entry"))
                         d_type = de->d_type == DT_DIR;
@@ -265,18 +268,24 @@ static int probe_in_scratch(const char *scratch, bool *ret_d_type, bool *ret_tru
 }
 
 static int probe_overlay_support(const char *dir, bool *ret_d_type, bool *ret_trusted_xattr) {
-        _cleanup_free_ char *scratch = strdup_printf("%s/.docker-dataroot-probe-XXXXXX", dir);
-        if (!scratch)
-                return -ENOMEM;
-        if (!mkdtemp(scratch))
+        struct stat before;
+        char suffix[32];
+
+        if (stat(dir, &before) < 0)
                 return negative_errno();
+        snprintf(suffix, sizeof suffix, "%d-%" PRIu64, (int) getpid(), now_usec());
+        _cleanup_free_ char *scratch = strdup_printf("%s/.docker-dataroot-probe-%s", dir, suffix);
+        _cleanup_free_ char *entry = strdup_printf("%s/.docker-dataroot-probe-%s/entry", dir, suffix);
+        if (!scratch || !entry)
+                return -ENOMEM;
 
         int r = probe_in_scratch(scratch, ret_d_type, ret_trusted_xattr);
 
-        _cleanup_free_ char *entry = strdup_printf("%s/entry", scratch);
-        if (entry)
-                (void) rmdir(entry);
+        (void) rmdir(entry);
         (void) rmdir(scratch);
+        /* The probe must leave no trace, not even on the directory's times. */
+        const struct timespec times[2] = { before.st_atim, before.st_mtim };
+        (void) utimensat(AT_FDCWD, dir, times, 0);
         return r;
 }
 
@@ -356,7 +365,9 @@ int checks_target_filesystem(CheckList *l, const char *target, const char *mount
         if (r < 0)
                 return r;
 
-        if (!mount->read_only && !unfit) {
+        /* The probe writes (and removes) a scratch directory: only when
+         * nothing else refused, so a refusal leaves the disk as it was. */
+        if (!mount->read_only && !unfit && !check_list_refused(l)) {
                 r = check_overlay_support(l, ancestor, mount);
                 if (r < 0)
                         return r;

@@ -247,6 +247,11 @@ static int parse_argv(int argc, char *argv[]) {
                 }
         }
 
+        if (arg_command == COMMAND_MIGRATE && arg_paths[0][0] != '/') {
+                fprintf(stderr, "TARGET must be an absolute path, not '%s'. See --help.\n", arg_paths[0]);
+                return -EINVAL;
+        }
+
         bool asks = arg_command == COMMAND_MIGRATE || arg_command == COMMAND_ROLLBACK ||
                     arg_command == COMMAND_CLEANUP;
         if (asks && !arg_yes && !arg_dry_run && !isatty(STDIN_FILENO)) {
@@ -567,9 +572,9 @@ static void print_plan(const MigratePlan *p, FILE *f) {
         fprintf(f, "\nChecks:\n");
         for (size_t i = 0; i < p->checks.n; i++) {
                 const CheckResult *c = &p->checks.items[i];
-                fprintf(f, "  %-8s %-21s %s\n", check_status_to_string(c->status), c->id, c->evidence);
+                fprintf(f, "  %-8s %-23s %s\n", check_status_to_string(c->status), c->id, c->evidence);
                 if (c->status != CHECK_OK && c->remedy)
-                        fprintf(f, "  %-8s %-21s -> %s\n", "", "", c->remedy);
+                        fprintf(f, "  %-8s %-23s -> %s\n", "", "", c->remedy);
         }
         if (p->nothing_to_do)
                 return;
@@ -757,7 +762,8 @@ static int run_migrate(void) {
                 char bytes_buf[32];
                 fprintf(stderr,
                         "\nDocker now runs from %s (verified: %" PRIu64 " entries, %s copied in %.1f s).\n"
-                        "The old data-root %s was left untouched; remove it once you are satisfied.\n",
+                        "The old data-root %s was left untouched; once you are satisfied, remove it with\n"
+                        "'docker-dataroot cleanup'.\n",
                         plan->target, result.verify_stats.entries,
                         format_bytes(result.copy_stats.bytes, bytes_buf, sizeof bytes_buf),
                         (double) result.copy_usec / 1e6, plan->source);

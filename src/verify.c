@@ -21,6 +21,8 @@
 
 #define ACL_ACCESS_XATTR "system.posix_acl_access"
 #define ACL_DEFAULT_XATTR "system.posix_acl_default"
+#define XFS_ACL_ACCESS_XATTR "trusted.SGI_ACL_FILE"
+#define XFS_ACL_DEFAULT_XATTR "trusted.SGI_ACL_DEFAULT"
 
 /* "/proc/self/fd/<fd>/<name>": a short path to any entry whatever the
  * depth of its directory, for the calls that only take paths. */
@@ -566,9 +568,11 @@ static int compare_xattrs(Verifier *v, const char *relpath, int dirfd_a, int dir
                 if (in_b)
                         ib++;
 
-                if (acls_as_acls && streq(xname, ACL_ACCESS_XATTR))
+                /* xfs also lists its on-disk form of the same ACLs to root;
+                 * the ACL itself is compared once, through libacl. */
+                if (acls_as_acls && (streq(xname, ACL_ACCESS_XATTR) || streq(xname, XFS_ACL_ACCESS_XATTR)))
                         acl_access = true;
-                else if (acls_as_acls && streq(xname, ACL_DEFAULT_XATTR))
+                else if (acls_as_acls && (streq(xname, ACL_DEFAULT_XATTR) || streq(xname, XFS_ACL_DEFAULT_XATTR)))
                         acl_default = true;
                 else {
                         r = compare_xattr_value(v, relpath, path_a, path_b, follow, xname, in_a, in_b);

@@ -36,6 +36,7 @@ awk -F '\t' '$7 ~ /^[0-9]+:/ { found = 1 } END { exit !found }' "$T/source.befor
 
 # ---- --dry-run changes nothing ----
 identity_before=$(dockerd_identity)
+manifest "$HARNESS_TARGET_MNT" "$T/target-fs.before"
 ddr migrate --dry-run --yes "$TARGET"
 check_eq "migrate --dry-run exits 0" 0 "$DDR_RC"
 inside cat /etc/docker/daemon.json > "$T/daemon.json.dry"
@@ -44,6 +45,11 @@ check "--dry-run leaves docker.service active" inside systemctl is-active --quie
 check_eq "--dry-run does not restart dockerd" "$identity_before" "$(dockerd_identity)"
 check "--dry-run does not create $TARGET" absent_inside "$TARGET"
 check_eq "--dry-run leaves DockerRootDir" "$HARNESS_DATAROOT" "$(docker_info DockerRootDir)"
+manifest "$HARNESS_TARGET_MNT" "$T/target-fs.dry"
+check_same_file "--dry-run leaves the target filesystem untouched (mtimes too)" \
+        "$T/target-fs.before" "$T/target-fs.dry"
+manifest "$HARNESS_DATAROOT" "$T/source.dry"
+check_same_file "--dry-run leaves the source tree untouched" "$T/source.before" "$T/source.dry"
 
 # ---- the migration ----
 ddr migrate --yes "$TARGET"

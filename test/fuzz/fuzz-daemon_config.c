@@ -59,6 +59,171 @@ static int load_bytes(const void *data, size_t size, DaemonConfig **ret, DaemonC
         return r;
 }
 
+/* An independent reading of the JSON grammar (RFC 8259), written apart
+ * from daemon_config.c's checker, to judge its verdicts: valid JSON must be
+ * accepted unless it hits one of the loader's deliberate refusals, and
+ * anything else must be refused. */
+typedef enum Grammar {
+        GRAMMAR_INVALID,
+        GRAMMAR_VALID,
+        GRAMMAR_TOO_DEEP, /* no verdict: the loader refuses long before */
+} Grammar;
+
+/* Well past the loader's limit of 512, and shallow enough for the stack. */
+#define GRAMMAR_MAX_DEPTH 1000
+
+typedef struct Reader {
+        const uint8_t *text;
+        size_t size;
+        size_t pos;
+        unsigned depth;
+        bool too_deep;
+} Reader;
+
+static int reader_peek(const Reader *r) {
+        return r->pos < r->size ? r->text[r->pos] : -1;
+}
+
+static void reader_skip_space(Reader *r) {
+        for (;;) {
+                int c = reader_peek(r);
+                if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+                        return;
+                r->pos++;
+        }
+}
+
+static bool reader_take(Reader *r, int c) {
+        if (reader_peek(r) != c)
+                return false;
+        r->pos++;
+        return true;
+}
+
+static bool is_hex(int c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool read_digits(Reader *r) {
+        size_t start = r->pos;
+        while (reader_peek(r) >= '0' && reader_peek(r) <= '9')
+                r->pos++;
+        return r->pos > start;
+}
+
+static bool read_string(Reader *r) {
+        if (!reader_take(r, '"'))
+                return false;
+        for (;;) {
+                int c = reader_peek(r);
+                if (c < 0x20) /* also the end of the text */
+                        return false;
+                r->pos++;
+                if (c == '"')
+                        return true;
+                if (c != '\\')
+                        continue;
+
+                c = reader_peek(r);
+                r->pos++;
+                if (c == 'u') {
+                        for (int i = 0; i < 4; i++, r->pos++)
+                                if (!is_hex(reader_peek(r)))
+                                        return false;
+                } else if (!(c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' ||
+                             c == 'r' || c == 't'))
+                        return false;
+        }
+}
+
+static bool read_number(Reader *r) {
+        (void) reader_take(r, '-');
+        if (!reader_take(r, '0') && !read_digits(r))
+                return false;
+        if (reader_take(r, '.') && !read_digits(r))
+                return false;
+        if (reader_take(r, 'e') || reader_take(r, 'E')) {
+                if (!reader_take(r, '+'))
+                        (void) reader_take(r, '-');
+                if (!read_digits(r))
+                        return false;
+        }
+        return true;
+}
+
+static bool read_word(Reader *r, const char *word) {
+        size_t n = strlen(word);
+        if (r->size - r->pos < n || memcmp(r->text + r->pos, word, n) != 0)
+                return false;
+        r->pos += n;
+        return true;
+}
+
+static bool read_value(Reader *r);
+
+/* Members of an object or elements of an array, after the opening bracket. */
+static bool read_members(Reader *r, bool object) {
+        int close = object ? '}' : ']';
+
+        if (++r->depth > GRAMMAR_MAX_DEPTH) {
+                r->too_deep = true;
+                return false;
+        }
+        reader_skip_space(r);
+        if (!reader_take(r, close)) {
+                for (;;) {
+                        if (object) {
+                                reader_skip_space(r);
+                                if (!read_string(r))
+                                        return false;
+                                reader_skip_space(r);
+                                if (!reader_take(r, ':'))
+                                        return false;
+                        }
+                        if (!read_value(r))
+                                return false;
+                        reader_skip_space(r);
+                        if (reader_take(r, close))
+                                break;
+                        if (!reader_take(r, ','))
+                                return false;
+                }
+        }
+        r->depth--;
+        return true;
+}
+
+static bool read_value(Reader *r) {
+        reader_skip_space(r);
+        int c = reader_peek(r);
+        switch (c) {
+        case '{':
+        case '[':
+                r->pos++;
+                return read_members(r, c == '{');
+        case '"':
+                return read_string(r);
+        case 't':
+                return read_word(r, "true");
+        case 'f':
+                return read_word(r, "false");
+        case 'n':
+                return read_word(r, "null");
+        default:
+                return (c == '-' || (c >= '0' && c <= '9')) && read_number(r);
+        }
+}
+
+static Grammar grammar_of(const uint8_t *data, size_t size) {
+        Reader r = { .text = data, .size = size };
+
+        bool valid = read_value(&r);
+        if (r.too_deep)
+                return GRAMMAR_TOO_DEEP;
+        reader_skip_space(&r);
+        return valid && r.pos == size ? GRAMMAR_VALID : GRAMMAR_INVALID;
+}
+
 static char *render_checked(const DaemonConfig *c) {
         char *text = NULL;
         CHECK(daemon_config_render(c, &text) >= 0);
@@ -256,6 +421,69 @@ static void check_refused(const DaemonConfigError *err, const uint8_t *data, siz
                         characters++;
         CHECK(err->column >= 1);
         CHECK(err->column <= characters + 1);
+
+        /* Back from line:column to the byte it names, which for most
+         * messages is known: the quote of a duplicate key, the comma of a
+         * trailing comma, ... Stray UTF-8 continuation bytes share the
+         * column of the character after them, so the column names the
+         * first byte after the (column - 1)th character and maybe some
+         * continuation bytes before it. */
+        size_t offset = line_start;
+        for (unsigned seen = 1; seen < err->column; offset++)
+                if ((data[offset] & 0xc0) != 0x80)
+                        seen++;
+        bool stray_continuation = false;
+        while (offset < size && (data[offset] & 0xc0) == 0x80) {
+                stray_continuation = true;
+                offset++;
+        }
+        int at = offset < size ? data[offset] : -1;
+
+        const char *m = err->message;
+        if (startswith(m, "duplicate key") || startswith(m, "unterminated string"))
+                CHECK(at == '"');
+        else if (startswith(m, "comments are not allowed"))
+                CHECK(at == '/');
+        else if (startswith(m, "trailing comma"))
+                CHECK(at == ',');
+        else if (startswith(m, "invalid escape") || startswith(m, "invalid \\u escape") ||
+                 startswith(m, "\\u0000") || startswith(m, "unpaired UTF-16 surrogate"))
+                CHECK(at == '\\');
+        else if (startswith(m, "control character"))
+                CHECK(at >= 0 && at < 0x20);
+        else if (startswith(m, "invalid number") || startswith(m, "number longer than"))
+                CHECK(at == '-' || (at >= '0' && at <= '9'));
+        else if (startswith(m, "invalid literal"))
+                CHECK(at == 't' || at == 'f' || at == 'n');
+        else if (startswith(m, "objects and arrays nested"))
+                CHECK(at == '{' || at == '[');
+        else if (startswith(m, "unexpected end of file"))
+                CHECK(offset == size);
+        else if (startswith(m, "unexpected character '")) {
+                CHECK(at > ' ' && at < 0x7f);
+                CHECK(m[strlen("unexpected character '")] == at);
+        } else if (startswith(m, "unexpected text after"))
+                CHECK(stray_continuation ||
+                      (at >= 0 && at != ' ' && at != '\t' && at != '\r' && at != '\n'));
+        else if (startswith(m, "starts with"))
+                CHECK(offset == 0);
+}
+
+/* Valid JSON that the loader refuses on purpose. */
+static bool deliberate_refusal(const char *message) {
+        static const char *const prefixes[] = {
+                "top level must be a JSON object",
+                "duplicate key",
+                "\\u0000",
+                "unpaired UTF-16 surrogate",
+                "objects and arrays nested more than",
+                "number longer than",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
+                if (startswith(message, prefixes[i]))
+                        return true;
+        return false;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -264,8 +492,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         memset(&err, 0x5a, sizeof(err));
         int r = load_bytes(data, size, &c, &err);
+        Grammar grammar = grammar_of(data, size);
         if (r >= 0) {
                 CHECK(r == 0);
+                /* An empty or blank file stands for "{}" on purpose. */
+                if (!only_whitespace(data, size) && grammar != GRAMMAR_VALID) {
+                        fprintf(stderr, "accepted text that is not JSON\n");
+                        abort();
+                }
                 CHECK(c && c != &untouched_marker);
                 check_accepted(c, data, size);
                 daemon_config_free(c);
@@ -286,6 +520,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         }
         check_refused(&err, data, size);
+        if (grammar == GRAMMAR_VALID && !deliberate_refusal(err.message)) {
+                fprintf(stderr, "refused valid JSON at %u:%u: %s\n", err.line, err.column, err.message);
+                abort();
+        }
         if (report_outcome)
                 fprintf(stderr, "    refused at %u:%u: %s\n", err.line, err.column, err.message);
         return 0;
