@@ -90,3 +90,13 @@ int checks_env_file_data_root_flag(const char *path, unsigned *ret_line);
 /* Warns when the target's mountpoint is not in fstab (NULL = /etc/fstab):
  * Docker would then start on an empty directory after a reboot. */
 int checks_boot_mount(CheckList *l, const char *mountpoint, const char *fstab_path);
+
+/* With SELinux enforcing (enforce_path NULL = /sys/fs/selinux/enforce),
+ * warns that the policy needs an equivalence rule for the new path, or a
+ * relabel would undo the copied labels. Adds nothing otherwise. */
+int checks_selinux(CheckList *l, const char *enforce_path, const char *source, const char *target);
+
+/* Asks the filesystem holding dir whether overlay2 can work on it: d_type
+ * in directory entries (xfs ftype=0 has none) and trusted.* xattrs. Works
+ * in a scratch directory that it removes, and puts dir's times back. */
+int checks_probe_overlay_support(const char *dir, bool *ret_d_type, bool *ret_trusted_xattr);

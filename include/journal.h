@@ -53,6 +53,9 @@ bool journal_is_completed(const Journal *j, const char *stage);
  * "cleaned-up". */
 int journal_finish(Journal *j, const char *outcome);
 
+/* Records one more fact (e.g. a file the migration wrote) and writes. */
+int journal_set_string(Journal *j, const char *key, const char *value);
+
 /* Convenience getters on the state; NULL / false / -1 when absent. */
 const char *journal_get_string(const Journal *j, const char *key);
 bool journal_get_bool(const Journal *j, const char *key);

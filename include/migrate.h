@@ -36,6 +36,9 @@ typedef struct MigrateOptions {
         const char *mountinfo_path;   /* NULL: /proc/self/mountinfo */
         unsigned jobs;                /* 0: copy_default_jobs() */
         bool verify_content;
+        /* Give docker.service RequiresMountsFor=TARGET in a drop-in, so it
+         * never starts before the target's filesystem is mounted. */
+        bool add_mount_dependency;
         uint64_t start_timeout_usec;  /* 0: 120 s */
 
         /* Called by the CLI layer to show progress; all may be NULL. */
@@ -111,4 +114,8 @@ int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult
  * confirms it runs on the old data-root. Used by rollback after a failure
  * and by the rollback command. *ret_message explains a failure. */
 int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, const char *backup_path,
-                    const char *source, uint64_t start_timeout_usec, char **ret_message);
+                    const char *mount_dropin, const char *source, uint64_t start_timeout_usec,
+                    char **ret_message);
+
+/* Where --add-mount-dependency writes docker.service's drop-in. */
+#define MOUNT_DROPIN_PATH "/etc/systemd/system/docker.service.d/50-docker-dataroot-mount.conf"

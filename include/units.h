@@ -33,3 +33,7 @@ int units_get_active_state(sd_bus *bus, const char *unit, char **ret, sd_bus_err
  * Returns the number of command lines. */
 int units_get_exec_start(sd_bus *bus, const char *unit, char ****ret, sd_bus_error *error);
 void units_exec_start_free(char ***argvs);
+
+/* Manager.Reload: systemd rereads unit files and drop-ins (what
+ * 'systemctl daemon-reload' does). */
+int units_reload(sd_bus *bus, sd_bus_error *error);

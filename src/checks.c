@@ -267,7 +267,7 @@ static int probe_in_scratch(const char *scratch, bool *ret_d_type, bool *ret_tru
         return 0;
 }
 
-static int probe_overlay_support(const char *dir, bool *ret_d_type, bool *ret_trusted_xattr) {
+int checks_probe_overlay_support(const char *dir, bool *ret_d_type, bool *ret_trusted_xattr) {
         struct stat before;
         char suffix[32];
 
@@ -291,7 +291,7 @@ static int probe_overlay_support(const char *dir, bool *ret_d_type, bool *ret_tr
 
 static int check_overlay_support(CheckList *l, const char *ancestor, const MountInfo *mount) {
         bool d_type = false, trusted = false;
-        int r = probe_overlay_support(ancestor, &d_type, &trusted);
+        int r = checks_probe_overlay_support(ancestor, &d_type, &trusted);
         if (r < 0)
                 return check_add(l, "target-overlay-support", CHECK_REFUSE,
                                  "Make sure root can write to the target filesystem.",
@@ -583,4 +583,20 @@ int checks_boot_mount(CheckList *l, const char *mountpoint, const char *fstab_pa
         return check_add(l, "target-boot-mount", CHECK_WARN, remedy,
                          "%s is not in %s: after a reboot Docker could start on an empty directory",
                          mountpoint, fstab_path ? fstab_path : "/etc/fstab");
+}
+
+int checks_selinux(CheckList *l, const char *enforce_path, const char *source, const char *target) {
+        _cleanup_free_ char *mode = NULL;
+
+        if (read_full_file(enforce_path ? enforce_path : "/sys/fs/selinux/enforce", 16, &mode, NULL) < 0 ||
+            mode[0] != '1')
+                return 0;
+        _cleanup_free_ char *remedy = strdup_printf(
+                "After the move run: semanage fcontext -a -e %s %s && restorecon -R %s, so a relabel "
+                "keeps Docker's labels.", source, target, target);
+        if (!remedy)
+                return -ENOMEM;
+        return check_add(l, "selinux", CHECK_WARN, remedy,
+                         "SELinux is enforcing: the copy keeps every security.selinux label, but the policy "
+                         "does not know %s yet", target);
 }

@@ -209,3 +209,12 @@ bool journal_is_unfinished(const Journal *j) {
         const char *outcome = journal_get_string(j, "outcome");
         return outcome && (streq(outcome, "running") || streq(outcome, "interrupted"));
 }
+
+int journal_set_string(Journal *j, const char *key, const char *value) {
+        if (!j->state)
+                return -ENOENT;
+        int r = set_string(j->state, key, value);
+        if (r < 0)
+                return r;
+        return save(j);
+}

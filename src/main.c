@@ -48,6 +48,7 @@ static unsigned arg_jobs = 0;
 static const char *arg_config = NULL;
 static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static bool arg_remove_target = false;
+static bool arg_add_mount_dependency = false;
 static const char *arg_paths[2] = {};
 
 static void help(void) {
@@ -78,6 +79,8 @@ static void help(void) {
                "  -j --jobs N          copy with N worker threads (default %u)\n"
                "     --config PATH     daemon.json to edit (default %s)\n"
                "     --verify-content  compare file contents too after the copy\n"
+               "     --add-mount-dependency\n"
+               "                       give docker.service RequiresMountsFor=TARGET\n"
                "     --content         (verify) compare file contents too\n"
                "     --progress        show progress on stderr\n"
                "     --no-progress     do not show progress\n"
@@ -90,11 +93,13 @@ static void help(void) {
                "Exit status:\n"
                "  0  done, or nothing to do (TARGET already is the data-root);\n"
                "     verify: the trees are equal\n"
-               "  1  migrate failed and was rolled back: Docker runs on the old root;\n"
-               "     copy: some entries failed; verify: the trees differ\n"
+               "  1  migrate failed or was interrupted, and was rolled back: Docker runs\n"
+               "     on the old root; copy: some entries failed; verify: the trees\n"
+               "     differ; rollback/cleanup: some entries could not be removed\n"
                "  2  usage error (also: no --yes and stdin is not a terminal)\n"
                "  3  refused by a check, or answered no; nothing was changed\n"
-               "  4  failed and could not roll back; the message says what to run\n"
+               "  4  failed and could not roll back (or rollback failed); the message\n"
+               "     says what to run\n"
                "\n"
                "The engine is reached through DOCKER_HOST (unix:// only) or\n"
                "/var/run/docker.sock; systemd through the system bus\n"
@@ -124,6 +129,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_NO_PROGRESS,
                 ARG_REMOVE_TARGET,
                 ARG_STATE_DIR,
+                ARG_ADD_MOUNT_DEPENDENCY,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -139,6 +145,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
                 { "remove-target", no_argument, NULL, ARG_REMOVE_TARGET },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "add-mount-dependency", no_argument, NULL, ARG_ADD_MOUNT_DEPENDENCY },
                 {}
         };
         int c;
@@ -182,6 +189,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_NO_PROGRESS:
                         arg_progress = 0;
+                        break;
+                case ARG_ADD_MOUNT_DEPENDENCY:
+                        arg_add_mount_dependency = true;
                         break;
                 case ARG_REMOVE_TARGET:
                         arg_remove_target = true;
@@ -671,6 +681,8 @@ static void print_refusals(const MigratePlan *p) {
         fprintf(stderr, "Nothing was changed.\n");
 }
 
+static bool confirm(const char *question);
+
 static int run_migrate(void) {
         _cleanup_(migrate_plan_freep) MigratePlan *plan = NULL;
         ReportContext ctx = { .src_root = NULL };
@@ -750,6 +762,15 @@ static int run_migrate(void) {
                 fprintf(stderr, "Aborted; nothing was changed.\n");
                 return EXIT_REFUSED;
         }
+        const CheckResult *boot = check_list_find(&plan->checks, "target-boot-mount");
+        if (!arg_yes && !arg_add_mount_dependency && boot && boot->status == CHECK_WARN) {
+                _cleanup_free_ char *question = strdup_printf(
+                        "%s is not mounted at boot by fstab. Make docker.service wait for it with a "
+                        "RequiresMountsFor= drop-in?", plan->target_fs.mountpoint);
+                if (question && confirm(question))
+                        arg_add_mount_dependency = true;
+        }
+        opts.add_mount_dependency = arg_add_mount_dependency;
         fflush(stdout);
 
         take_over_signals();
@@ -909,7 +930,8 @@ static int run_rollback(void) {
         }
         if (!streq(outcome, "rolled-back")) {
                 fprintf(stderr, "==> rollback: restoring %s and restarting Docker on %s\n", config, source);
-                r = migrate_restore(bus, config, existed, backup, source, 0, &message);
+                r = migrate_restore(bus, config, existed, backup, journal_get_string(journal, "mount_dropin"),
+                                    source, 0, &message);
                 if (r < 0) {
                         (void) journal_finish(journal, "rollback-failed");
                         fprintf(stderr, "%s\n", message ? message : strerror(-r));

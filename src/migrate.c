@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -537,6 +538,11 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
                                 return r;
                 }
         }
+        if (p->target && p->source) {
+                r = checks_selinux(&p->checks, NULL, p->source, p->target);
+                if (r < 0)
+                        return r;
+        }
         r = plan_containers(p);
         if (r < 0)
                 return r;
@@ -560,6 +566,7 @@ typedef struct Run {
         sd_bus *bus;
         bool docker_stopped;
         bool config_existed;          /* before the migration touched it */
+        bool mount_dropin_written;
 } Run;
 
 _printf_(4, 5) static int fail(Run *run, MigrateStage stage, int error, const char *fmt, ...) {
@@ -582,6 +589,20 @@ static bool cancelled(const Run *run) {
         return run->opts->cancel && atomic_load(run->opts->cancel) != 0;
 }
 
+/* The crash test (test/e2e/crash.sh) needs the process to die at exact
+ * points, e.g. between the rename of daemon.json and the restart, which no
+ * timing can hit reliably. DOCKER_DATAROOT_TEST_CRASH_AT=enter:copy (or
+ * complete:configure, ...) makes the run SIGKILL itself right after the
+ * journal records that step: exactly what a power cut there leaves. */
+static void crash_point_for_tests(const char *event, const char *stage) {
+        const char *want = getenv("DOCKER_DATAROOT_TEST_CRASH_AT");
+        if (!want)
+                return;
+        size_t n = strlen(event);
+        if (strncmp(want, event, n) == 0 && want[n] == ':' && streq(want + n + 1, stage))
+                (void) raise(SIGKILL);
+}
+
 static int journal_step(Run *run, MigrateStage stage, bool completed) {
         Journal *j = run->opts->journal;
         if (!j)
@@ -591,6 +612,7 @@ static int journal_step(Run *run, MigrateStage stage, bool completed) {
         if (r < 0)
                 return fail(run, stage, r, "Failed to record the %s stage in '%s': %s", name, journal_path(j),
                             strerror(-r));
+        crash_point_for_tests(completed ? "complete" : "enter", name);
         return 0;
 }
 
@@ -747,6 +769,44 @@ static int stage_verify(Run *run) {
         return journal_step(run, STAGE_VERIFY, true);
 }
 
+/* Unit files split RequiresMountsFor= on white space and expand %
+ * specifiers: only plain paths are written, the rest is refused. */
+static bool path_is_unit_safe(const char *path) {
+        return path[strcspn(path, " \t\n\"'\\%;")] == 0;
+}
+
+static int add_mount_dropin(Run *run) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *target = run->plan->target;
+        int r;
+
+        if (!path_is_unit_safe(target))
+                return fail(run, STAGE_CONFIGURE, -EINVAL,
+                            "'%s' holds characters a unit file cannot take plainly; add RequiresMountsFor= by hand",
+                            target);
+        _cleanup_free_ char *text = strdup_printf(
+                "# Written by docker-dataroot: Docker's data-root is on this mount, so Docker\n"
+                "# must not start before it (or it would start on an empty directory).\n"
+                "[Unit]\nRequiresMountsFor=%s\n", target);
+        if (!text)
+                return -ENOMEM;
+        if (run->opts->journal) {
+                r = journal_set_string(run->opts->journal, "mount_dropin", MOUNT_DROPIN_PATH);
+                if (r < 0)
+                        return fail(run, STAGE_CONFIGURE, r, "Failed to record the drop-in in the journal: %s",
+                                    strerror(-r));
+        }
+        r = write_file_atomic(MOUNT_DROPIN_PATH, text, strlen(text), NULL, true);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", MOUNT_DROPIN_PATH, strerror(-r));
+        run->mount_dropin_written = true;
+        r = units_reload(run->bus, &error);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to reload systemd after writing '%s': %s",
+                            MOUNT_DROPIN_PATH, error.message ? error.message : strerror(-r));
+        return 0;
+}
+
 static int stage_configure(Run *run) {
         MigratePlan *p = run->plan;
         _cleanup_free_ char *text = NULL;
@@ -775,6 +835,12 @@ static int stage_configure(Run *run) {
                 return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", p->config_real_path,
                             strerror(-r));
         run->result->config_changed = true;
+
+        if (run->opts->add_mount_dependency) {
+                r = add_mount_dropin(run);
+                if (r < 0)
+                        return r;
+        }
         return journal_step(run, STAGE_CONFIGURE, true);
 }
 
@@ -858,10 +924,21 @@ static int restore_config(const char *config_path, bool config_existed, const ch
 }
 
 int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, const char *backup_path,
-                    const char *source, uint64_t start_timeout_usec, char **ret_message) {
+                    const char *mount_dropin, const char *source, uint64_t start_timeout_usec,
+                    char **ret_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(engine_info_freep) EngineInfo *info = NULL;
         int r;
+
+        if (mount_dropin && unlink(mount_dropin) >= 0) {
+                r = units_reload(bus, &error);
+                if (r < 0) {
+                        *ret_message = strdup_printf("Removed '%s' but systemd could not reload: %s. Run: "
+                                                     "systemctl daemon-reload", mount_dropin,
+                                                     error.message ? error.message : strerror(-r));
+                        return r;
+                }
+        }
 
         r = restore_config(config_path, config_existed, backup_path);
         if (r < 0) {
@@ -908,8 +985,11 @@ static int rollback(Run *run) {
         MigratePlan *p = run->plan;
 
         announce(run->opts, STAGE_ROLLBACK, "restoring daemon.json and starting Docker on the old data-root");
-        int r = migrate_restore(run->bus, p->config_real_path, run->config_existed, p->backup_path, p->source,
-                                run->opts->start_timeout_usec, &run->result->rollback_message);
+        const char *dropin = run->mount_dropin_written ? MOUNT_DROPIN_PATH
+                             : run->opts->journal ? journal_get_string(run->opts->journal, "mount_dropin")
+                                                  : NULL;
+        int r = migrate_restore(run->bus, p->config_real_path, run->config_existed, p->backup_path, dropin,
+                                p->source, run->opts->start_timeout_usec, &run->result->rollback_message);
         if (r >= 0)
                 run->result->config_changed = false;
         return r;

@@ -455,3 +455,11 @@ int units_get_exec_start(sd_bus *bus, const char *unit, char ****ret, sd_bus_err
         *ret = TAKE_PTR(argvs);
         return (int) MIN(n, (size_t) INT32_MAX);
 }
+
+int units_reload(sd_bus *bus, sd_bus_error *error) {
+        if (!bus)
+                return -EINVAL;
+        /* Reload returns once the manager has reread every unit file. */
+        return sd_bus_call_method(bus, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE, "Reload", error, NULL,
+                                  "");
+}

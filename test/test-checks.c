@@ -159,10 +159,6 @@ static void test_filesystem_space_refused(void) {
         /* no filesystem here has an exbibyte free */
         ASSERT_OK(checks_target_filesystem(&l, tmp, NULL, 1ull << 60, 0, &fs));
         ASSERT_EQ(status_of(&l, "target-space"), CHECK_REFUSE);
-        /* the probe ran in tmp and left nothing behind */
-        ASSERT_EQ(status_of(&l, "target-overlay-support"), CHECK_OK);
-        _cleanup_free_ char *cmd = strdup_printf("test -z \"$(ls -A '%s' | grep docker-dataroot-probe)\"", tmp);
-        ASSERT_TRUE(cmd && system(cmd) == 0);
         target_filesystem_done(&fs);
         check_list_done(&l);
 }
@@ -227,6 +223,57 @@ static void test_env_file_flags(void) {
         ASSERT_EQ(checks_env_file_data_root_flag("/nonexistent/default/docker", &line), -ENOENT);
 }
 
+static void test_overlay_probe(void) {
+        _cleanup_free_ char *dir = in_tmp("probe");
+        struct stat before, after;
+        bool d_type = false, trusted = false;
+
+        ASSERT_TRUE(mkdir(dir, 0755) == 0);
+        const struct timespec old_times[2] = { { .tv_sec = 1000000000, .tv_nsec = 123 },
+                                               { .tv_sec = 1000000000, .tv_nsec = 456 } };
+        ASSERT_TRUE(utimensat(AT_FDCWD, dir, old_times, 0) == 0);
+        ASSERT_TRUE(stat(dir, &before) == 0);
+
+        ASSERT_OK(checks_probe_overlay_support(dir, &d_type, &trusted));
+        ASSERT_TRUE(d_type);
+        if (geteuid() == 0)
+                ASSERT_TRUE(trusted);
+
+        /* no trace: no entry left, the times as they were */
+        _cleanup_free_ char *cmd = strdup_printf("test -z \"$(ls -A '%s')\"", dir);
+        ASSERT_TRUE(cmd && system(cmd) == 0);
+        ASSERT_TRUE(stat(dir, &after) == 0);
+        ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+        ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+
+        ASSERT_TRUE(checks_probe_overlay_support("/nonexistent/dir", &d_type, &trusted) < 0);
+}
+
+static void test_selinux(void) {
+        _cleanup_free_ char *enforce = in_tmp("enforce");
+        CheckList l = {};
+
+        FILE *f = fopen(enforce, "we");
+        ASSERT_TRUE(f);
+        fputs("0", f);
+        fclose(f);
+        ASSERT_OK(checks_selinux(&l, enforce, "/var/lib/docker", "/srv/docker"));
+        ASSERT_EQ(l.n, 0);
+
+        f = fopen(enforce, "we");
+        ASSERT_TRUE(f);
+        fputs("1", f);
+        fclose(f);
+        ASSERT_OK(checks_selinux(&l, enforce, "/var/lib/docker", "/srv/docker"));
+        ASSERT_EQ(status_of(&l, "selinux"), CHECK_WARN);
+        ASSERT_TRUE(strstr(check_list_find(&l, "selinux")->remedy, "semanage fcontext -a -e /var/lib/docker /srv/docker"));
+        check_list_done(&l);
+
+        /* no SELinux at all */
+        ASSERT_OK(checks_selinux(&l, "/nonexistent/enforce", "/var/lib/docker", "/srv/docker"));
+        ASSERT_EQ(l.n, 0);
+}
+
 int main(void) {
         ASSERT_TRUE(mkdtemp(tmp));
 
@@ -241,6 +288,8 @@ int main(void) {
         test_filesystem_space_refused();
         test_data_root_flags();
         test_env_file_flags();
+        test_selinux();
+        test_overlay_probe();
 
         _cleanup_free_ char *cmd = strdup_printf("rm -rf --one-file-system '%s'", tmp);
         ASSERT_TRUE(cmd && system(cmd) == 0);

@@ -51,6 +51,7 @@ typedef struct FakeSystemd {
         uint32_t next_id;
         unsigned n_subscribe;
         unsigned n_reset_failed;
+        unsigned n_reload;
         bool subscribed;
         uint64_t job_delay_usec;
         /* Plays dbus-daemon too: the client is a bus client, and signals
@@ -165,12 +166,20 @@ static int method_reset_failed_unit(sd_bus_message *m, void *userdata, sd_bus_er
         return sd_bus_reply_method_return(m, NULL);
 }
 
+static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        FakeSystemd *f = userdata;
+        (void) error;
+        f->n_reload++;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("StopUnit", "ss", "o", method_stop_unit, 0),
         SD_BUS_METHOD("StartUnit", "ss", "o", method_start_unit, 0),
         SD_BUS_METHOD("Subscribe", "", "", method_subscribe, 0),
         SD_BUS_METHOD("ResetFailedUnit", "s", "", method_reset_failed_unit, 0),
+        SD_BUS_METHOD("Reload", "", "", method_reload, 0),
         SD_BUS_SIGNAL("JobRemoved", "uoss", 0),
         SD_BUS_VTABLE_END
 };
@@ -624,6 +633,9 @@ static void test_exec_start(bool bus_mode) {
         units_exec_start_free(argvs);
         units_exec_start_free(NULL);
 
+        /* daemon-reload reaches the manager */
+        ASSERT_OK(units_reload(f.client, &error));
+
         /* No ExecStart= at all: an empty list. */
         ASSERT_EQ(units_get_exec_start(f.client, "oneshot.service", &argvs, &error), 0);
         ASSERT_TRUE(argvs && argvs[0] == NULL);
@@ -637,6 +649,7 @@ static void test_exec_start(bool bus_mode) {
         ASSERT_TRUE(argvs == (char ***) 1);
 
         fake_stop(&f);
+        ASSERT_EQ(f.n_reload, 1);
 }
 
 /* Against a real systemd and docker.io (the e2e harness sets this up). */
@@ -684,6 +697,8 @@ static void test_real_systemd(void) {
         fprintf(stderr, "\n");
         units_exec_start_free(argvs);
         ASSERT_TRUE(mentions_dockerd);
+
+        ASSERT_OK(units_reload(bus, &error));
 
         /* Starting what does not exist fails with systemd's own words. */
         static const char *const bogus[] = { "ddr-no-such-unit.service", NULL };
