@@ -11,7 +11,7 @@
 
 /* Where and why a daemon.json could not be read. line and column are
  * 1-based (the column counts characters, a tab as one); 0 when the problem
- * has no position (e.g. top level is not an object). */
+ * has no position (e.g. the file could not be read). */
 typedef struct DaemonConfigError {
         unsigned line;
         unsigned column;

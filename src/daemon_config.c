@@ -425,7 +425,7 @@ static int check_document(Checker *k, bool *ret_blank) {
         }
         if (c != '{') {
                 if (starts_value(c))
-                        return checker_fail_at(k, false, 0, "top level must be a JSON object");
+                        return checker_fail(k, k->pos, "top level must be a JSON object");
                 return fail_unexpected(k, "'{'");
         }
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "containers.h"
 #include "copy.h"
 #include "journal.h"
 #include "mounts.h"
@@ -999,6 +1000,14 @@ static int run_cleanup(void) {
                 fprintf(stderr, "Refused: Docker must be running on %s before the old data-root is removed (%s). "
                                 "Nothing was changed.\n", target,
                         r < 0 ? strerror(-r) : info->root_dir ? info->root_dir : "no data-root reported");
+                return EXIT_REFUSED;
+        }
+
+        int stale = containers_count_sources_below(target, source);
+        if (stale != 0) {
+                fprintf(stderr, "Refused: %s of the containers on %s still name volume paths under %s%s%s. "
+                                "Nothing was changed.\n", stale > 0 ? "some" : "the mounts", target, source,
+                        stale < 0 ? ": " : "", stale < 0 ? strerror(-stale) : "");
                 return EXIT_REFUSED;
         }
 

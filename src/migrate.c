@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "containers.h"
 #include "migrate.h"
 #include "mounts.h"
 #include "paths.h"
@@ -117,6 +118,11 @@ static int plan_config(MigratePlan *p, const MigrateOptions *opts, const char *c
         if (!p->config->existed)
                 return check_add(&p->checks, "config-valid", CHECK_OK, NULL,
                                  "%s does not exist; it will be created", p->config_path);
+        if (p->config->original[strspn(p->config->original, " \t\r\n")] == 0)
+                return check_add(&p->checks, "config-valid", CHECK_WARN,
+                                 "Nothing to do: the migration writes valid JSON. Note that a rollback puts the "
+                                 "empty file back.",
+                                 "%s is empty; dockerd 20.10 refuses an empty file at its next start", p->config_path);
         if (!streq(p->config_path, p->config_real_path))
                 return check_add(&p->checks, "config-valid", CHECK_WARN,
                                  "If a configuration manager owns that file, record the new data-root there too.",
@@ -390,9 +396,13 @@ static int plan_installation(MigratePlan *p) {
                                  "or switch the image store off first.",
                                  "the engine uses the containerd image store");
 
+        /* The engine's own word counts: dockerd keeps live-restore on after
+         * the key left daemon.json, until it restarts. */
         const cJSON *live_restore = p->config ? cJSON_GetObjectItemCaseSensitive(p->config->root, "live-restore")
                                               : NULL;
-        if (cJSON_IsTrue(live_restore) && p->engine->containers_running > 0)
+        bool live = cJSON_IsTrue(live_restore) ||
+                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(raw, "LiveRestoreEnabled"));
+        if (live && p->engine->containers_running > 0)
                 return check_add(&p->checks, "live-restore", CHECK_REFUSE,
                                  "Stop the containers first (docker stop $(docker ps -q)): with live-restore they "
                                  "would keep running on the old data-root while dockerd is stopped.",
@@ -471,7 +481,8 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
         if (r < 0)
                 return r;
         if (config_from_flag && !opts->config_path) {
-                r = check_add(&p->checks, "config-file-flag", CHECK_WARN, NULL,
+                r = check_add(&p->checks, "config-file-flag", CHECK_WARN,
+                              "Nothing to do; pass --config to name another file on purpose.",
                               "docker.service runs dockerd with --config-file %s; that file is used",
                               config_from_flag);
                 if (r < 0)
@@ -769,6 +780,14 @@ static int stage_verify(Run *run) {
         return journal_step(run, STAGE_VERIFY, true);
 }
 
+static void remember_first_path(const char *path, const char *operation, int error, void *userdata) {
+        char **first = userdata;
+        (void) operation;
+        (void) error;
+        if (!*first)
+                *first = strdup(path);
+}
+
 /* Unit files split RequiresMountsFor= on white space and expand %
  * specifiers: only plain paths are written, the rest is refused. */
 static bool path_is_unit_safe(const char *path) {
@@ -824,6 +843,15 @@ static int stage_configure(Run *run) {
                         return fail(run, STAGE_CONFIGURE, r, "Failed to write backup '%s': %s", p->backup_path,
                                     strerror(-r));
         }
+        /* Before daemon.json names the target: containers there must not
+         * point back at the old tree. */
+        _cleanup_free_ char *first_failed = NULL;
+        unsigned mounts = 0;
+        r = containers_rewrite_volume_sources(p->target, p->source, remember_first_path, &first_failed, &mounts);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to point the containers' volume mounts at '%s' (first: "
+                            "'%s'): %s", p->target, first_failed ? first_failed : "?", strerror(-r));
+
         r = daemon_config_set_data_root(p->config, p->target);
         if (r >= 0)
                 r = daemon_config_render(p->config, &text);

@@ -113,10 +113,10 @@ static void test_syntax_errors(void) {
         assert_refused("{\"a\": 1}\n// trailing\n", 2, 1, "comments");
         assert_refused("/* leading */{}", 1, 1, "comments");
 
-        assert_refused("[1, 2]", 0, 0, "top level must be a JSON object");
-        assert_refused("\"text\"", 0, 0, "top level must be a JSON object");
-        assert_refused("42", 0, 0, "top level must be a JSON object");
-        assert_refused("  null\n", 0, 0, "top level must be a JSON object");
+        assert_refused("[1, 2]", 1, 1, "top level must be a JSON object");
+        assert_refused("\"text\"", 1, 1, "top level must be a JSON object");
+        assert_refused("42", 1, 1, "top level must be a JSON object");
+        assert_refused("  null\n", 1, 3, "top level must be a JSON object");
 
         /* A comment marker inside a string is just text. */
         DaemonConfig *c = load_ok("{\"url\": \"http://x/*y*/\"}");

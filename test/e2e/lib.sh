@@ -348,3 +348,169 @@ stable_view() {
                 print
         }' "$2"
 }
+
+# ---- JSON output, a second instance (added for preflight.sh and status.sh) ----
+
+# ddr_json ARGS...: like ddr, but stdout (the --json document) goes to the
+# file DDR_JSON and only stderr to DDR_OUTPUT, so jq reads the document
+# alone. Each call overwrites DDR_JSON.
+ddr_json() {
+        DDR_JSON=$E2E_TMP/ddr-output.json
+        e2e_log "\$ docker-dataroot $* >$(basename "$DDR_JSON")"
+        DDR_OUTPUT=$(inside timeout --kill-after=10 "$DDR_TIMEOUT" "$DDR_BIN" "$@" 2>&1 > "$DDR_JSON")
+        DDR_RC=$?
+        [ -n "$DDR_OUTPUT" ] && echo "$DDR_OUTPUT" | sed 's/^/#   | /'
+        e2e_log "exit status $DDR_RC"
+}
+
+# json_get JQ_FILTER: one value of the last ddr_json document, raw
+# ("null" when absent, nothing when the document is not JSON).
+json_get() { jq -r "$1" "$DDR_JSON" 2>/dev/null; }
+
+# check_status ID: the status of check ID in the last --json plan ("absent"
+# when the plan holds no such check).
+check_status() {
+        jq -r --arg id "$1" '[.checks[]? | select(.id == $id) | .status] | first // "absent"' \
+                "$DDR_JSON" 2>/dev/null
+}
+
+# check_evidence ID: the evidence of check ID in the last --json plan.
+check_evidence() {
+        jq -r --arg id "$1" '[.checks[]? | select(.id == $id) | .evidence] | first // ""' \
+                "$DDR_JSON" 2>/dev/null
+}
+
+# e2e_down: tears this test's instance down before the test ends, so that
+# the same script can boot another one (e.g. with another HARNESS_TARGET_FS)
+# with e2e_up. Leftovers count as a failed check.
+e2e_down() {
+        local id=$E2E_HARNESS_ID left
+        [ -n "$id" ] || return 0
+        E2E_HARNESS_ID=
+        if "$HARNESS/down.sh" "$id" && left=$(harness_residue "$id") && [ -z "$left" ]; then
+                e2e_ok "harness $id torn down without residue"
+        else
+                e2e_not_ok "harness $id torn down without residue"
+                [ -n "${left:-}" ] && echo "$left" | sed 's/^/#   /'
+        fi
+}
+
+# ---- runs in the background, the journal, signals (added for crash.sh and interrupt.sh) ----
+
+# The tool's journal inside the container (meson option statedir).
+DDR_STATE_DIR=/var/lib/docker-dataroot
+DDR_STATE_FILE=$DDR_STATE_DIR/state.json
+
+# ddr_env VAR=VALUE... ARGS...: like ddr, with variables added to the tool's
+# environment (in.sh starts from a clean one), e.g.
+# ddr_env DOCKER_DATAROOT_TEST_CRASH_AT=enter:copy migrate --yes "$TARGET".
+ddr_env() {
+        local vars=()
+        while [ $# -gt 0 ] && [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do
+                vars+=("$1")
+                shift
+        done
+        e2e_log "\$ ${vars[*]} docker-dataroot $*"
+        DDR_OUTPUT=$(inside timeout --kill-after=10 "$DDR_TIMEOUT" env "${vars[@]}" "$DDR_BIN" "$@" 2>&1)
+        DDR_RC=$?
+        [ -n "$DDR_OUTPUT" ] && echo "$DDR_OUTPUT" | sed 's/^/#   | /'
+        e2e_log "exit status $DDR_RC"
+}
+
+# ddr_bg ARGS...: starts the tool inside in the background (stdin from
+# /dev/null) and returns at once; DDR_BG_PID is the host-side pid to wait
+# for. ddr_bg_wait then sets DDR_RC and DDR_OUTPUT as ddr does. One at a
+# time: a second ddr_bg before ddr_bg_wait overwrites both.
+ddr_bg() {
+        DDR_BG_OUT=$E2E_TMP/ddr-bg.out
+        e2e_log "\$ docker-dataroot $* &"
+        inside timeout --kill-after=10 "$DDR_TIMEOUT" "$DDR_BIN" "$@" < /dev/null > "$DDR_BG_OUT" 2>&1 &
+        DDR_BG_PID=$!
+}
+
+ddr_bg_wait() {
+        wait "$DDR_BG_PID"
+        DDR_RC=$?
+        DDR_OUTPUT=$(cat "$DDR_BG_OUT")
+        [ -n "$DDR_OUTPUT" ] && echo "$DDR_OUTPUT" | sed 's/^/#   | /'
+        e2e_log "exit status $DDR_RC (background run)"
+}
+
+# journal_get KEY: one field of the journal, raw (an array joined with ",");
+# nothing when the journal or the key is missing. Read through the
+# container's root from the host, so polling costs no nsenter.
+journal_get() {
+        jq -r --arg k "$1" \
+                'if has($k) then .[$k] | (if type == "array" then join(",") else tostring end) else empty end' \
+                "$HARNESS_ROOT$DDR_STATE_FILE" 2>/dev/null
+}
+
+# wait_journal JQ_CONDITION SECONDS: polls the journal every 20 ms until the
+# condition holds, e.g. '.outcome == "running" and .stage == "copy"'.
+wait_journal() {
+        local deadline=$((SECONDS + $2))
+        while [ "$SECONDS" -le "$deadline" ]; do
+                jq -e "$1" "$HARNESS_ROOT$DDR_STATE_FILE" >/dev/null 2>&1 && return 0
+                sleep 0.02
+        done
+        return 1
+}
+
+# ddr_pid_inside: the pid (in the container's namespace) of the running
+# migration, from the journal, once /proc confirms it is the tool; fails
+# otherwise, so a signal never reaches a reused pid.
+ddr_pid_inside() {
+        local pid
+        pid=$(journal_get pid)
+        [[ $pid =~ ^[0-9]+$ ]] || return 1
+        [ "$(inside cat "/proc/$pid/comm" 2>/dev/null)" = docker-dataroot ] || return 1
+        echo "$pid"
+}
+
+# sleep_ms N
+sleep_ms() { sleep "$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')"; }
+
+# Docker's units may be started more often than StartLimitBurst allows
+# when a test drives many migrations in a row.
+reset_docker_start_limit() {
+        inside systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true
+}
+
+# What Docker looks like now: "service/socket root", e.g.
+# "active/active /var/lib/docker" or "inactive/inactive -". The engine is
+# asked only when docker.service is active: a call through a listening
+# docker.socket would start it.
+docker_state() {
+        local service socket root=-
+        service=$(inside systemctl is-active docker.service)
+        socket=$(inside systemctl is-active docker.socket)
+        if [ "$service" = active ]; then
+                root=$(docker_info DockerRootDir)
+                root=${root:--}
+        fi
+        echo "$service/$socket $root"
+}
+
+# add_bulk_data DIR FILES SPARSE_MIB: FILES small files below DIR/bulk (100
+# a directory), so that a copy lasts long enough to be interrupted, and
+# DIR/disk.img, a sparse file of SPARSE_MIB MiB with three data blocks,
+# which makes a --verify-content pass last long without filling the disk.
+# Written inside, as root, like any data a container leaves in a volume.
+add_bulk_data() {
+        inside python3 -c '
+import os, sys
+top, files, sparse_mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+os.mkdir(top + "/bulk")
+for i in range(files):
+    d = "%s/bulk/d%04d" % (top, i // 100)
+    if i % 100 == 0:
+        os.mkdir(d)
+    with open("%s/f%02d" % (d, i % 100), "w") as f:
+        f.write("record %d\n" % i * (1 + i % 40))
+with open(top + "/disk.img", "wb") as f:
+    f.truncate(sparse_mib << 20)
+    for at in (0, sparse_mib << 19, (sparse_mib << 20) - 4096):
+        f.seek(at)
+        f.write(os.urandom(4096))
+' "$1" "$2" "$3" || e2e_die "writing $2 files and a sparse file into $1 failed"
+}

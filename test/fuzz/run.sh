@@ -6,10 +6,13 @@
 # daemon.json loading, merging and rendering for a bounded time, starting
 # from the seed corpus in test/fuzz/corpus (which it never writes to).
 #
-# Usage: test/fuzz/run.sh [-t SECONDS] [-j JOBS] [-o DIR] [-k]
+# Usage: test/fuzz/run.sh [-t SECONDS] [-j JOBS] [-m BYTES] [-o DIR] [-c] [-k]
 #   -t SECONDS  how long to fuzz (default 60, or $FUZZ_SECONDS)
 #   -j JOBS     fuzzing processes, with libFuzzer's -fork (default 1)
+#   -m BYTES    largest input to try (default 8192)
 #   -o DIR      output directory (default: a new /tmp/ddr-fuzz.XXXXXX)
+#   -c          afterwards, measure the line and branch coverage of
+#               src/daemon_config.c reached by the corpus (needs llvm-14)
 #   -k          keep the output directory even when nothing was found
 #
 # Needs clang and libFuzzer's runtime; on Debian 12:
@@ -27,7 +30,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLANG=${CLANG:-clang}
 SECONDS_TO_FUZZ=${FUZZ_SECONDS:-60}
 JOBS=1
+MAX_LEN=8192
 OUT=
+COVERAGE=
 KEEP=
 
 usage() {
@@ -35,17 +40,20 @@ usage() {
         exit 2
 }
 
-while getopts "t:j:o:kh" opt; do
+while getopts "t:j:m:o:ckh" opt; do
         case $opt in
         t) SECONDS_TO_FUZZ=$OPTARG ;;
         j) JOBS=$OPTARG ;;
+        m) MAX_LEN=$OPTARG ;;
         o) OUT=$OPTARG ;;
+        c) COVERAGE=1 ;;
         k) KEEP=1 ;;
         *) usage ;;
         esac
 done
 [[ "$SECONDS_TO_FUZZ" =~ ^[1-9][0-9]*$ ]] || usage
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || usage
+[[ "$MAX_LEN" =~ ^[1-9][0-9]*$ ]] || usage
 
 say() { echo "==> $*"; }
 
@@ -109,7 +117,7 @@ FUZZ_ARGS=(
         -max_total_time="$SECONDS_TO_FUZZ"
         -timeout=5
         -rss_limit_mb=2048
-        -max_len=8192
+        -max_len="$MAX_LEN"
         -dict="$ROOT/test/fuzz/daemon_config.dict"
         -artifact_prefix="$OUT/artifacts/"
         -print_final_stats=1
@@ -125,8 +133,10 @@ UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
         < /dev/null > "$OUT/fuzz.log" 2>&1
 RC=$?
 
-# The closing figures libFuzzer printed, for the log of whoever ran this.
-grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|Done [0-9]+ runs|INFO: fuzzed for)' "$OUT/fuzz.log" | tail -n 12
+# The closing figures libFuzzer printed, for the log of whoever ran this
+# (with -fork, the last status line of the parent stands for them).
+grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|Done [0-9]+ runs)' "$OUT/fuzz.log"
+grep -E '^#[0-9]+: cov:' "$OUT/fuzz.log" | tail -n 1
 
 FINDINGS=$(find "$OUT/artifacts" -type f | wc -l)
 if [ "$RC" -ne 0 ] || [ "$FINDINGS" -gt 0 ]; then
@@ -139,6 +149,48 @@ if [ "$RC" -ne 0 ] || [ "$FINDINGS" -gt 0 ]; then
 fi
 
 say "nothing found; $(find "$OUT/corpus" -type f | wc -l) new input(s) in the working corpus"
+
+# ---- coverage ----
+# Source-based coverage of the replay driver over everything the run kept;
+# the file writing half of daemon_config.c is not the target's business.
+measure_coverage() {
+        local llvm_version profdata cov
+        llvm_version=$("$CLANG" --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+        profdata=$(command -v "llvm-profdata-$llvm_version" || command -v llvm-profdata) || return 1
+        cov=$(command -v "llvm-cov-$llvm_version" || command -v llvm-cov) || return 1
+
+        # shellcheck disable=SC2086
+        "$CLANG" -std=c11 -D_GNU_SOURCE -g -O0 -DFUZZ_STANDALONE \
+                -fprofile-instr-generate -fcoverage-mapping -I"$ROOT/include" $CFLAGS_DEPS \
+                "$ROOT/src/util.c" "$ROOT/src/daemon_config.c" "$ROOT/test/fuzz/fuzz-daemon_config.c" \
+                $LIBS_DEPS -o "$OUT/coverage-replay" || return 1
+        LLVM_PROFILE_FILE="$OUT/coverage.profraw" "$OUT/coverage-replay" "$OUT/corpus" "${SEEDS[@]}" \
+                2> /dev/null || return 1
+        "$profdata" merge -sparse "$OUT/coverage.profraw" -o "$OUT/coverage.profdata" || return 1
+        "$cov" report -show-functions "$OUT/coverage-replay" -instr-profile="$OUT/coverage.profdata" \
+                "$ROOT/src/daemon_config.c" > "$OUT/coverage.txt" || return 1
+
+        # Columns: name, regions, missed, cover, lines, missed, cover,
+        # branches, missed, cover.
+        awk 'NF == 10 && $2 ~ /^[0-9]+$/ && $1 != "TOTAL" {
+                part = $1 ~ /resolve|write|read_link|mkdir_parents|fill_temp_file|rename_into_place|backup_matches/ ? "writing" : "reading, merging, rendering"
+                lines[part] += $5; lines_missed[part] += $6
+                branches[part] += $8; branches_missed[part] += $9
+        }
+        END {
+                for (part in lines)
+                        printf "==> coverage of src/daemon_config.c, %s: lines %d/%d (%.1f%%), branches %d/%d (%.1f%%)\n",
+                               part, lines[part] - lines_missed[part], lines[part],
+                               100 * (lines[part] - lines_missed[part]) / lines[part],
+                               branches[part] - branches_missed[part], branches[part],
+                               100 * (branches[part] - branches_missed[part]) / branches[part]
+        }' "$OUT/coverage.txt" | sort
+        say "per function: $OUT/coverage.txt"
+}
+if [ -n "$COVERAGE" ]; then
+        KEEP=1
+        measure_coverage || say "coverage could not be measured (is llvm-14 installed?)"
+fi
 if [ -n "$KEEP" ]; then
         say "output kept in $OUT"
 else
