@@ -13,9 +13,11 @@
 #   (b) undo: 'rollback --yes --remove-target' puts Docker back on the old
 #       data-root with daemon.json byte for byte, removes the copy, and the
 #       source is unchanged.
-# The two alternate over the points. Between points the migration is rolled
-# back (a completed one with plain 'rollback', its copy removed by hand), so
-# each point starts from the same state.
+# The two alternate over the points. A rollback killed half-way must be
+# just as recoverable by running it again. Between points the migration is
+# rolled back (a completed one with plain 'rollback', its copy removed by
+# hand), so each point starts from the same state. The log ends with a
+# table: per point, what the crash left and what recovered it.
 #
 # The exact points come from DOCKER_DATAROOT_TEST_CRASH_AT=<enter|complete>:
 # <stage> (src/migrate.c, crash_point_for_tests). DDR_CRASH_SEED replays the
@@ -150,8 +152,12 @@ recover_by_resuming() {
         check_eq "$point (a): the journal says done" done "$(journal_get outcome)"
         check_eq "$point (a): daemon.json is the original plus data-root" data-root "$(daemon_json_kind)"
         check "$point (a): the --restart always container runs" wait_running "$LIVE_CONTAINER" 60
-        docker start -a "$APP_CONTAINER" > "$T/app.now" 2>&1
-        check_same_file "$point (a): the app container reads its data as before" "$T/app.before" "$T/app.now"
+        # Run on the source, the app container would change it.
+        if [ "$(docker_info DockerRootDir)" = "$TARGET" ]; then
+                docker start -a "$APP_CONTAINER" > "$T/app.now" 2>&1
+                check_same_file "$point (a): the app container reads its data as before" \
+                        "$T/app.before" "$T/app.now"
+        fi
         check_source_unchanged "$point (a)"
         RECOVERED="migrate --yes: exit $DDR_RC"
 }
@@ -320,6 +326,42 @@ for stage in copy verify; do
         done
         check "$landed SIGKILLs landed during the $stage (want $RANDOM_KILLS_PER_STAGE)" \
                 test "$landed" -ge "$RANDOM_KILLS_PER_STAGE"
+done
+
+# ---- SIGKILL during the rollback that undoes a crashed migration ----
+# The crash at complete:configure leaves the most to undo: daemon.json
+# names the target and Docker is stopped. The rollback is killed at a random
+# moment (restoring daemon.json, restarting Docker, removing the copy) and
+# then run again.
+for attempt in 1 2; do
+        point="random:rollback#$attempt"
+        selected random:rollback || break
+        reset_docker_start_limit
+        ddr_env DOCKER_DATAROOT_TEST_CRASH_AT=complete:configure migrate --yes "$TARGET"
+        check_eq "$point: migrate died at complete:configure (exit 137)" 137 "$DDR_RC"
+        delay=$((RANDOM % 1000))
+        ddr_bg rollback --yes --remove-target
+        started=$(now_ms)
+        pid=
+        while [ -z "$pid" ] && [ $(($(now_ms) - started)) -lt 5000 ]; do
+                pid=$(inside pgrep -x docker-dataroot)
+        done
+        if [ -z "$pid" ] || [ "$(wc -w <<< "$pid")" != 1 ]; then
+                e2e_not_ok "$point: cannot find the one rollback process (found: ${pid:-none})"
+        else
+                elapsed=$(($(now_ms) - started))
+                [ "$elapsed" -lt "$delay" ] && sleep_ms $((delay - elapsed))
+                inside kill -KILL "$pid" 2>/dev/null
+        fi
+        ddr_bg_wait
+        config=$(daemon_json_kind)
+        LEFT="rollback killed after $delay ms (exit $DDR_RC): docker $(docker_state); daemon.json $config; journal $(journal_get outcome) at $(journal_get stage); target $(absent_inside "$TARGET" && echo gone || echo present)"
+        e2e_log "$point left: $LEFT"
+        check "$point: daemon.json is the original or the original plus data-root (it is: $config)" \
+                test "$config" != other
+        recover_by_rollback "$point"
+        SUMMARY+=("$point | $LEFT | $RECOVERED")
+        reset_to_start "$point"
 done
 
 # ---- the end: as it was at the start ----

@@ -80,6 +80,17 @@ else
         e2e_not_ok "the target is a faithful copy of the source: $TARGET does not exist"
 fi
 
+# The one intended change: volume mounts in the containers' config.v2.json
+# name the new root, so they still start once the old tree is removed.
+app_id=$(docker inspect -f '{{.Id}}' "$APP_CONTAINER")
+inside cat "$HARNESS_DATAROOT/containers/$app_id/config.v2.json" |
+        sed "s|\"Source\":\"$HARNESS_DATAROOT/volumes/|\"Source\":\"$TARGET/volumes/|g" > "$T/app-config.expected"
+inside cat "$TARGET/containers/$app_id/config.v2.json" > "$T/app-config.moved"
+check_same_file "the app container's config.v2.json differs only in its volume mount Source" \
+        "$T/app-config.expected" "$T/app-config.moved"
+check "the app container's volume mount names the target" \
+        grep -qF "\"Source\":\"$TARGET/volumes/$TEST_VOLUME/_data\"" "$T/app-config.moved"
+
 docker start -a "$APP_CONTAINER" > "$T/app.after" 2>&1
 check_same_file "the app container starts and reads its volume and upper layer as before" \
         "$T/app.before" "$T/app.after"
