@@ -119,5 +119,10 @@ const char *format_bytes(uint64_t bytes, char *buf, size_t buf_size);
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t now_usec(void);
 
+/* A CLOCK_MONOTONIC deadline timeout_usec from now (saturating), and the
+ * time left until one (0 once it passed). */
+uint64_t deadline_after(uint64_t timeout_usec);
+uint64_t usec_left(uint64_t deadline);
+
 /* True when the string is "y" or "yes", in any case. */
 bool answer_is_yes(const char *answer);

@@ -66,16 +66,6 @@ int engine_socket_path(char **ret) {
         return 0;
 }
 
-static uint64_t deadline_after(uint64_t timeout_usec) {
-        uint64_t now = now_usec();
-        return timeout_usec > UINT64_MAX - now ? UINT64_MAX : now + timeout_usec;
-}
-
-static uint64_t usec_left(uint64_t deadline) {
-        uint64_t now = now_usec();
-        return deadline > now ? deadline - now : 0;
-}
-
 /* Waits until fd is ready for events, or -ETIMEDOUT at the deadline. */
 static int wait_fd(int fd, short events, uint64_t deadline) {
         for (;;) {

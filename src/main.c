@@ -861,6 +861,36 @@ static int open_locked_journal(Journal **ret) {
         return r;
 }
 
+/* What the journal says about the last migration; the strings belong to
+ * the journal. */
+typedef struct RecordedMigration {
+        const char *outcome;
+        const char *source;
+        const char *target;
+        const char *config;
+        const char *backup;
+        bool config_existed;
+} RecordedMigration;
+
+static int load_recorded(const Journal *journal, bool need_config, RecordedMigration *ret) {
+        RecordedMigration m = {
+                .outcome = journal_get_string(journal, "outcome"),
+                .source = journal_get_string(journal, "source"),
+                .target = journal_get_string(journal, "target"),
+                .config = journal_get_string(journal, "config"),
+                .backup = journal_get_string(journal, "backup"),
+                .config_existed = journal_get_bool(journal, "config_existed"),
+        };
+        if (!m.outcome || !m.source || !m.target ||
+            (need_config && (!m.config || (m.config_existed && !m.backup)))) {
+                fprintf(stderr, "Failed to read '%s': a field is missing. Nothing was changed.\n",
+                        journal_path(journal));
+                return -EBADMSG;
+        }
+        *ret = m;
+        return 0;
+}
+
 static bool confirm(const char *question) {
         char line[64];
 
@@ -876,24 +906,16 @@ static bool confirm(const char *question) {
 
 static int run_rollback(void) {
         _cleanup_(journal_freep) Journal *journal = NULL;
+        RecordedMigration m;
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *message = NULL;
         int r;
 
-        if (open_locked_journal(&journal) < 0)
+        if (open_locked_journal(&journal) < 0 || load_recorded(journal, true, &m) < 0)
                 return EXIT_REFUSED;
-
-        const char *outcome = journal_get_string(journal, "outcome");
-        const char *source = journal_get_string(journal, "source");
-        const char *target = journal_get_string(journal, "target");
-        const char *config = journal_get_string(journal, "config");
-        const char *backup = journal_get_string(journal, "backup");
-        bool existed = journal_get_bool(journal, "config_existed");
-        if (!outcome || !source || !target || !config || (existed && !backup)) {
-                fprintf(stderr, "Failed to read '%s': a field is missing. Nothing was changed.\n",
-                        journal_path(journal));
-                return EXIT_REFUSED;
-        }
+        const char *outcome = m.outcome, *source = m.source, *target = m.target, *config = m.config,
+                   *backup = m.backup;
+        bool existed = m.config_existed;
         if (streq(outcome, "rolled-back") && !arg_remove_target) {
                 printf("The migration to %s was already rolled back; Docker's data-root is %s.\n", target, source);
                 return EXIT_DONE;
@@ -968,21 +990,14 @@ static int run_rollback(void) {
 
 static int run_cleanup(void) {
         _cleanup_(journal_freep) Journal *journal = NULL;
+        RecordedMigration m;
         _cleanup_(engine_info_freep) EngineInfo *info = NULL;
         _cleanup_free_ char *socket_path = NULL;
         int r;
 
-        if (open_locked_journal(&journal) < 0)
+        if (open_locked_journal(&journal) < 0 || load_recorded(journal, false, &m) < 0)
                 return EXIT_REFUSED;
-
-        const char *outcome = journal_get_string(journal, "outcome");
-        const char *source = journal_get_string(journal, "source");
-        const char *target = journal_get_string(journal, "target");
-        if (!outcome || !source || !target) {
-                fprintf(stderr, "Failed to read '%s': a field is missing. Nothing was changed.\n",
-                        journal_path(journal));
-                return EXIT_REFUSED;
-        }
+        const char *outcome = m.outcome, *source = m.source, *target = m.target;
         if (streq(outcome, "cleaned-up")) {
                 printf("The old data-root %s was already removed.\n", source);
                 return EXIT_DONE;

@@ -58,16 +58,6 @@ static void unit_jobs_done(UnitJobs *u) {
         free(u->jobs);
 }
 
-static uint64_t deadline_after(uint64_t timeout_usec) {
-        uint64_t now = now_usec();
-        return timeout_usec > UINT64_MAX - now ? UINT64_MAX : now + timeout_usec;
-}
-
-static uint64_t usec_left(uint64_t deadline) {
-        uint64_t now = now_usec();
-        return deadline > now ? deadline - now : 0;
-}
-
 /* Hands a D-Bus error over to the caller's error (which may be NULL). */
 static int keep_error(sd_bus_error *dest, const sd_bus_error *src, int r) {
         if (dest && sd_bus_error_is_set(src))

@@ -104,6 +104,16 @@ uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
+uint64_t deadline_after(uint64_t timeout_usec) {
+        uint64_t now = now_usec();
+        return timeout_usec > UINT64_MAX - now ? UINT64_MAX : now + timeout_usec;
+}
+
+uint64_t usec_left(uint64_t deadline) {
+        uint64_t now = now_usec();
+        return deadline > now ? deadline - now : 0;
+}
+
 bool answer_is_yes(const char *answer) {
         return strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0;
 }
