@@ -106,6 +106,10 @@ run_variant plain build-suite
 ASAN_OPTIONS=$SAN_ASAN_OPTIONS UBSAN_OPTIONS=$SAN_UBSAN_OPTIONS \
         run_variant sanitizers build-suite-asan -Db_sanitize=address,undefined -Db_lundef=false
 
+# ---- fuzzing ----
+say "fuzzing daemon.json reading and merging (60 s)"
+bash test/fuzz/run.sh -t 60 || stage_failed "fuzzing daemon.json (test/fuzz/run.sh)"
+
 if [ -d "$HARNESS_RUNDIR" ]; then
         if [ -n "$(ls -A "$HARNESS_RUNDIR")" ]; then
                 stage_failed "harness instances left behind in $HARNESS_RUNDIR: $(ls "$HARNESS_RUNDIR")"

@@ -10,7 +10,8 @@
 #   -t SECONDS  how long to fuzz (default 60, or $FUZZ_SECONDS)
 #   -j JOBS     fuzzing processes, with libFuzzer's -fork (default 1)
 #   -m BYTES    largest input to try (default 8192)
-#   -o DIR      output directory (default: a new /tmp/ddr-fuzz.XXXXXX)
+#   -o DIR      output directory (default: a new /tmp/ddr-fuzz.XXXXXX); one
+#               that already existed is never removed
 #   -c          afterwards, measure the line and branch coverage of
 #               src/daemon_config.c reached by the corpus (needs llvm-14)
 #   -k          keep the output directory even when nothing was found
@@ -57,17 +58,25 @@ done
 
 say() { echo "==> $*"; }
 
+# Only a directory made here is ever removed here.
+MADE_OUT=
 if [ -z "$OUT" ]; then
         OUT=$(mktemp -d /tmp/ddr-fuzz.XXXXXX) || exit 2
-else
+        MADE_OUT=1
+elif [ ! -e "$OUT" ]; then
         mkdir -p "$OUT" || exit 2
+        MADE_OUT=1
 fi
 mkdir -p "$OUT/corpus" "$OUT/artifacts" || exit 2
+
+remove_output() {
+        [ -n "$MADE_OUT" ] && [ -z "$KEEP" ] && rm -rf "$OUT"
+}
 
 # A build failure leaves nothing worth keeping.
 give_up() {
         echo "run.sh: $*" >&2
-        [ -n "$KEEP" ] || rm -rf "$OUT"
+        remove_output
         exit 2
 }
 
@@ -191,9 +200,9 @@ if [ -n "$COVERAGE" ]; then
         KEEP=1
         measure_coverage || say "coverage could not be measured (is llvm-14 installed?)"
 fi
-if [ -n "$KEEP" ]; then
+if [ -n "$KEEP" ] || [ -z "$MADE_OUT" ]; then
         say "output kept in $OUT"
 else
-        rm -rf "$OUT"
+        remove_output
 fi
 exit 0
