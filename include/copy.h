@@ -26,7 +26,10 @@ typedef struct CopyOptions {
         void *userdata;
         CopyProgress *progress;     /* may be NULL */
         /* dst may already hold part of this copy (an interrupted run): keep
-         * entries that are complete, redo the rest. */
+         * entries that are complete, redo the rest. Kept are regular files
+         * (one link) whose type, mode, owner, size and mtime match, mtime
+         * being the copy's last step; all else is removed and copied again.
+         * Entries of dst missing in src are left alone. */
         bool resume;
         /* When it becomes non-zero the workers stop at the next entry and
          * copy_tree returns -ECANCELED. May be NULL. */
@@ -35,7 +38,7 @@ typedef struct CopyOptions {
 
 typedef struct CopyStats {
         uint64_t regular_files;
-        uint64_t directories;
+        uint64_t directories;       /* including the top */
         uint64_t symlinks;
         uint64_t devices;           /* char + block, incl. overlay whiteouts */
         uint64_t fifos;
@@ -45,23 +48,36 @@ typedef struct CopyStats {
         uint64_t errors;
         uint64_t warnings;
         uint64_t skipped_mounts;
+        uint64_t kept;              /* resume: complete files of the interrupted run kept */
 } CopyStats;
 
+/* About 4 workers per CPU, at least 4, at most 16 (measured: see copy.c). */
 unsigned copy_default_jobs(void);
 
 /* Copies the tree at src to dst, which must be absent (it is created; its
- * parent must exist) or an empty directory. Preserves types, bytes, holes,
- * numeric owner, modes incl. setuid/setgid/sticky, every xattr incl. POSIX
- * ACLs and security.capability, hardlinks, device numbers, symlink targets
- * and nanosecond timestamps; directory timestamps are set after their
- * children. src is only read. Does not cross into other filesystems below
- * src (reported as warnings). Every failing entry is reported through
- * on_error and the copy goes on; the result is then -EIO. Ends with
- * syncfs() on dst. */
+ * parent must exist) or an empty directory (-ENOTEMPTY otherwise, unless
+ * resuming); dst
+ * inside src is -EINVAL. src itself may be a symlink (followed); nothing
+ * below it is followed. Preserves types, bytes, holes, numeric owner,
+ * modes incl. setuid/setgid/sticky, every xattr incl. POSIX ACLs (through
+ * libacl) and security.capability, hardlinks of every non-directory,
+ * device numbers, symlink targets and nanosecond atime/mtime; directory
+ * metadata is finished after its children. src is only read (O_NOATIME).
+ * Does not cross mount points below src (a different mount id; btrfs
+ * subvolumes are not mounts and are copied): each is a warning and
+ * counted in skipped_mounts. A target that refuses security.selinux or
+ * btrfs.* xattrs gives a warning; any other failure on an entry is
+ * reported through on_error with its path, a regular file whose data
+ * failed is removed again, and the copy goes on; the result is then -EIO.
+ * Ends with syncfs() on dst, also when cancelled (-ECANCELED), so that a
+ * resume can trust what it finds. Raises the RLIMIT_NOFILE soft limit to the
+ * hard one while it runs. */
 int copy_tree(const char *src, const char *dst, const CopyOptions *opts, CopyStats *ret_stats);
 
-/* A fast walk that sizes a tree for the free-space check and for progress
- * totals; hardlinked inodes are counted once. Stays on src's filesystem. */
+/* A fast parallel walk that sizes a tree for the free-space check and for
+ * progress totals (CopyProgress ends at entries and apparent_bytes);
+ * hardlinked inodes are counted once. Skips mount points as copy_tree
+ * does. Returns the first error met, if any. */
 typedef struct TreeSize {
         uint64_t entries;           /* every name, including the top */
         uint64_t inodes;            /* distinct inodes */

@@ -782,6 +782,9 @@ static int run_migrate(void) {
         int exit_code;
         if (result.outcome == MIGRATE_DONE && r >= 0) {
                 char bytes_buf[32];
+                if (result.copy_stats.kept > 0)
+                        fprintf(stderr, "\nThe resumed copy kept %" PRIu64 " complete entries from the interrupted "
+                                        "run and verified all content.\n", result.copy_stats.kept);
                 fprintf(stderr,
                         "\nDocker now runs from %s (verified: %" PRIu64 " entries, %s copied in %.1f s).\n"
                         "The old data-root %s was left untouched; once you are satisfied, remove it with\n"

@@ -578,6 +578,9 @@ typedef struct Run {
         bool docker_stopped;
         bool config_existed;          /* before the migration touched it */
         bool mount_dropin_written;
+        /* The copy completed one an interrupted run left: after a power cut
+         * its files may have the right size and times but lost data. */
+        bool copy_resumed;
 } Run;
 
 _printf_(4, 5) static int fail(Run *run, MigrateStage stage, int error, const char *fmt, ...) {
@@ -729,6 +732,7 @@ static int stage_copy(Run *run) {
 
         if (already_done(run, STAGE_COPY))
                 return 0;
+        run->copy_resumed = run->plan->resume;
         announce(run->opts, STAGE_COPY, run->plan->resume ? "completing the interrupted copy" : run->plan->target);
         r = journal_step(run, STAGE_COPY, false);
         if (r < 0)
@@ -753,7 +757,7 @@ static int stage_copy(Run *run) {
 
 static int stage_verify(Run *run) {
         VerifyOptions verify_opts = {
-                .content = run->opts->verify_content,
+                .content = run->opts->verify_content || run->copy_resumed,
                 .jobs = run->opts->jobs,
                 .on_difference = run->opts->on_difference,
                 .userdata = run->opts->userdata,
@@ -764,7 +768,7 @@ static int stage_verify(Run *run) {
         if (already_done(run, STAGE_VERIFY))
                 return 0;
         announce(run->opts, STAGE_VERIFY,
-                 run->opts->verify_content ? "comparing metadata and content" : "comparing metadata");
+                 verify_opts.content ? "comparing metadata and content" : "comparing metadata");
         r = journal_step(run, STAGE_VERIFY, false);
         if (r < 0)
                 return r;

@@ -57,6 +57,8 @@ typedef struct InodeMap {
 typedef struct Verifier {
         int top_a, top_b;
         dev_t top_dev_a;
+        uint64_t top_mnt_id_a;
+        bool have_mnt_id;
         bool content;
         verify_difference_fn on_difference;
         void *userdata;
@@ -994,6 +996,17 @@ static int queue_push(Verifier *v, const char *relpath, const struct stat *sta, 
 }
 
 /* One name of a directory pair, present in a, in b or in both. */
+/* Whether name (in a) is the root of another mount than a's top. */
+static bool on_other_mount(const Verifier *v, int dirfd_a, const char *name, const struct stat *st) {
+        if (v->have_mnt_id) {
+                struct statx sx;
+                if (statx(dirfd_a, name, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) == 0 &&
+                    (sx.stx_mask & STATX_MNT_ID))
+                        return sx.stx_mnt_id != v->top_mnt_id_a;
+        }
+        return st->st_dev != v->top_dev_a;
+}
+
 static int compare_child(Worker *w, const char *dir_relpath, int dirfd_a, int dirfd_b, const char *name,
                          bool in_a, bool in_b) {
         Verifier *v = w->verifier;
@@ -1011,8 +1024,10 @@ static int compare_child(Worker *w, const char *dir_relpath, int dirfd_a, int di
                         return 0;
                 }
                 /* A mount point: the copy engine does not cross it, so
-                 * whatever the copy has under this name is not compared. */
-                if (sta.st_dev != v->top_dev_a)
+                 * whatever the copy has under this name is not compared.
+                 * Mount ids, not st_dev: a btrfs subvolume has its own
+                 * st_dev, is no mount, and is copied. */
+                if (on_other_mount(v, dirfd_a, name, &sta))
                         return 0;
         }
         if (in_b && fstatat(dirfd_b, name, &stb, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -1230,6 +1245,12 @@ int verify_trees(const char *a, const char *b, const VerifyOptions *opts, Verify
                 .queue_changed = PTHREAD_COND_INITIALIZER,
                 .links_lock = PTHREAD_MUTEX_INITIALIZER,
         };
+
+        struct statx top_sx;
+        if (statx(top_a, "", AT_EMPTY_PATH, STATX_MNT_ID, &top_sx) == 0 && (top_sx.stx_mask & STATX_MNT_ID)) {
+                v.top_mnt_id_a = top_sx.stx_mnt_id;
+                v.have_mnt_id = true;
+        }
 
         unsigned jobs = opts->jobs > 0 ? MIN(opts->jobs, MAX_JOBS) : default_jobs();
         _cleanup_(worker_set_done) WorkerSet workers = {};
