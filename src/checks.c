@@ -575,8 +575,9 @@ int checks_boot_mount(CheckList *l, const char *mountpoint, const char *fstab_pa
                                  fstab_path ? fstab_path : "/etc/fstab");
 
         _cleanup_free_ char *remedy = strdup_printf(
-                "Add %s to /etc/fstab (or a mount unit) and give docker.service "
-                "RequiresMountsFor=%s in a drop-in, so Docker never starts on the empty directory.",
+                "Add %s to /etc/fstab (or a mount unit), and give docker.service "
+                "RequiresMountsFor=%s (--add-mount-dependency does that), so Docker never starts on the "
+                "empty directory.",
                 mountpoint, mountpoint);
         if (!remedy)
                 return -ENOMEM;

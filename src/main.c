@@ -74,7 +74,8 @@ static void help(void) {
                "'rollback'. 'status' shows where the data-root is and what is left over.\n"
                "\n"
                "Options:\n"
-               "  -y --yes             do not ask before stopping Docker\n"
+               "  -y --yes             do not ask (the mount drop-in is then added only\n"
+               "                       with --add-mount-dependency)\n"
                "  -n --dry-run         run every check, print the plan, change nothing\n"
                "     --json            print the plan and the result as JSON on stdout\n"
                "  -j --jobs N          copy with N worker threads (default %u)\n"
@@ -150,10 +151,14 @@ static int parse_argv(int argc, char *argv[]) {
                 {}
         };
         int c;
+        unsigned given = 0;
 
         /* Options may come before or after the command word. */
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":hynj:", options, NULL)) >= 0) {
+                for (size_t i = 0; i < ELEMENTSOF(options) - 1; i++)
+                        if (options[i].val == c)
+                                given |= 1u << i;
                 switch (c) {
                 case 'h':
                         help();
@@ -258,6 +263,38 @@ static int parse_argv(int argc, char *argv[]) {
                 }
         }
 
+        /* An option a command does not take is a mistake, never ignored:
+         * 'cleanup --dry-run' must not quietly delete. */
+        static const struct {
+                Command command;
+                const char *const allowed[12];
+        } takes[] = {
+                { COMMAND_MIGRATE, { "yes", "dry-run", "json", "jobs", "config", "verify-content", "progress",
+                                     "no-progress", "state-dir", "add-mount-dependency" } },
+                { COMMAND_COPY, { "jobs", "progress", "no-progress" } },
+                { COMMAND_VERIFY, { "content", "jobs" } },
+                { COMMAND_STATUS, { "json", "config", "state-dir" } },
+                { COMMAND_ROLLBACK, { "yes", "remove-target", "state-dir" } },
+                { COMMAND_CLEANUP, { "yes", "state-dir" } },
+        };
+        for (size_t t = 0; t < ELEMENTSOF(takes); t++) {
+                if (takes[t].command != arg_command)
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(options) - 1; i++) {
+                        if (!(given & (1u << i)))
+                                continue;
+                        bool allowed = false;
+                        for (size_t a = 0; a < ELEMENTSOF(takes[t].allowed) && takes[t].allowed[a]; a++)
+                                if (streq(takes[t].allowed[a], options[i].name))
+                                        allowed = true;
+                        if (!allowed) {
+                                fprintf(stderr, "'--%s' does not apply to '%s'. See --help.\n", options[i].name,
+                                        command);
+                                return -EINVAL;
+                        }
+                }
+        }
+
         if (arg_command == COMMAND_MIGRATE && arg_paths[0][0] != '/') {
                 fprintf(stderr, "TARGET must be an absolute path, not '%s'. See --help.\n", arg_paths[0]);
                 return -EINVAL;
@@ -271,10 +308,7 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_command == COMMAND_MIGRATE ? ", or --dry-run to see the plan" : "");
                 return -EINVAL;
         }
-        if (arg_remove_target && arg_command != COMMAND_ROLLBACK) {
-                fprintf(stderr, "--remove-target goes with rollback. See --help.\n");
-                return -EINVAL;
-        }
+
         return 1;
 }
 
@@ -546,16 +580,52 @@ static void raise_fd_limit(void) {
 
 /* ---- migrate ---- */
 
+/* The progress line belongs to the copy alone: it ends before any other
+ * stage speaks. */
+static const TreeSize *copy_totals = NULL;
+
 static void on_stage(MigrateStage stage, const char *what, void *userdata) {
         (void) userdata;
         if (stage == STAGE_DISCOVER || stage == STAGE_CHECK)
                 return;
-        pthread_mutex_lock(&progress.lock);
+        progress_finish();
+        fflush(stdout);
         fprintf(stderr, "==> %s: %s\n", migrate_stage_to_string(stage), what);
-        pthread_mutex_unlock(&progress.lock);
+        if (stage == STAGE_COPY && copy_totals)
+                progress_start(copy_totals->entries, copy_totals->apparent_bytes);
+}
+
+/* Prints text from column indent on, wrapped at 80 columns on spaces
+ * (a word longer than a line, such as a path, stays whole). */
+static void print_wrapped(FILE *f, const char *prefix, size_t indent, const char *text) {
+        size_t column = strlen(prefix);
+        fputs(prefix, f);
+        for (; column < indent; column++)
+                fputc(' ', f);
+
+        const char *p = text;
+        bool first = true;
+        while (*p) {
+                size_t word = strcspn(p, " ");
+                if (!first && column + 1 + word > 79) {
+                        fputc('\n', f);
+                        for (column = 0; column < indent; column++)
+                                fputc(' ', f);
+                } else if (!first) {
+                        fputc(' ', f);
+                        column++;
+                }
+                fwrite(p, 1, word, f);
+                column += word;
+                first = false;
+                p += word;
+                p += strspn(p, " ");
+        }
+        fputc('\n', f);
 }
 
 static void print_plan(const MigratePlan *p, FILE *f) {
+        bool refused = check_list_refused(&p->checks);
         char buf[32];
 
         fprintf(f, "Plan: move Docker's data-root\n");
@@ -565,44 +635,59 @@ static void print_plan(const MigratePlan *p, FILE *f) {
                         format_bytes(p->source_size.allocated_bytes, buf, sizeof buf));
         fputc('\n', f);
         if (p->engine)
-                fprintf(f, "  engine: Docker %s, driver %s, %ld image(s), %ld container(s), %ld running\n",
+                fprintf(f, "  engine: Docker %s, driver %s, %ld image(s),\n"
+                           "          %ld container(s), %ld running\n",
                         p->engine->server_version ? p->engine->server_version : "?",
                         p->engine->driver ? p->engine->driver : "?", p->engine->images,
                         p->engine->containers, p->engine->containers_running);
         fprintf(f, "  target: %s", p->target ? p->target : arg_paths[0]);
         if (p->target_fs.fstype)
-                fprintf(f, " (%s on %s, %s free)", p->target_fs.fstype,
+                fprintf(f, "\n          (%s on %s, %s free)", p->target_fs.fstype,
                         p->target_fs.source ? p->target_fs.source : "?",
                         format_bytes(p->target_fs.free_bytes, buf, sizeof buf));
         fputc('\n', f);
-        fprintf(f, "  config: %s", p->config_path ? p->config_path : "?");
-        if (p->config && p->config->existed)
-                fprintf(f, " (backup: %s)", p->backup_path);
-        fputc('\n', f);
+        fprintf(f, "  config: %s\n", p->config_path ? p->config_path : "?");
+        if (p->config && p->config->existed && !p->nothing_to_do && !refused)
+                fprintf(f, "  backup: %s\n", p->backup_path);
 
         fprintf(f, "\nChecks:\n");
         for (size_t i = 0; i < p->checks.n; i++) {
                 const CheckResult *c = &p->checks.items[i];
-                fprintf(f, "  %-8s %-23s %s\n", check_status_to_string(c->status), c->id, c->evidence);
-                if (c->status != CHECK_OK && c->remedy)
-                        fprintf(f, "  %-8s %-23s -> %s\n", "", "", c->remedy);
+                char prefix[64];
+                snprintf(prefix, sizeof prefix, "  %-8s %s", check_status_to_string(c->status), c->id);
+                if (strlen(prefix) + 1 > 35) {
+                        fprintf(f, "%s\n", prefix);
+                        prefix[0] = 0;
+                }
+                print_wrapped(f, prefix, 35, c->evidence);
+                if (c->status != CHECK_OK && c->remedy) {
+                        _cleanup_free_ char *remedy = strdup_printf("-> %s", c->remedy);
+                        if (remedy)
+                                print_wrapped(f, "", 35, remedy);
+                }
         }
-        if (p->nothing_to_do)
+        if (p->nothing_to_do || refused)
                 return;
 
         fprintf(f, "\nSteps:\n"
                    "  1. stop docker.socket and docker.service; confirm no dockerd is left\n"
-                   "  2. copy %s to %s with %u workers\n"
+                   "  2. copy %s to %s\n"
+                   "     with %u workers\n"
                    "  3. verify the copy (%s)\n"
-                   "  4. set \"data-root\" in %s%s\n"
-                   "  5. start Docker; confirm it reports %s with the same images and containers\n"
-                   "  On a failure after step 1: restore daemon.json and start Docker on %s.\n"
-                   "  %s itself is never changed or removed.\n",
+                   "  4. point the containers' volume mounts at the new root; set\n"
+                   "     \"data-root\" in %s%s\n",
                 p->source ? p->source : "?", p->target ? p->target : "?",
                 arg_jobs ? arg_jobs : copy_default_jobs(),
-                arg_verify_content ? "metadata and content" : "metadata",
-                p->config_path ? p->config_path : "?", p->config && p->config->existed ? ", after a backup" : "",
-                p->target ? p->target : "?", p->source ? p->source : "?", p->source ? p->source : "source");
+                arg_verify_content || p->resume ? "metadata and content" : "metadata",
+                p->config_path ? p->config_path : "?", p->config && p->config->existed ? ", after a backup" : "");
+        if (arg_add_mount_dependency)
+                fprintf(f, "     write %s\n     (RequiresMountsFor=%s)\n", MOUNT_DROPIN_PATH,
+                        p->target ? p->target : "?");
+        fprintf(f, "  5. start Docker; confirm it reports %s\n"
+                   "     with the same images and containers\n"
+                   "  On a failure after step 1: restore daemon.json and start Docker on\n"
+                   "  %s. That directory itself is never changed or removed.\n",
+                p->target ? p->target : "?", p->source ? p->source : "?");
 }
 
 static cJSON *plan_to_json(const MigratePlan *p) {
@@ -662,7 +747,7 @@ static bool ask_to_proceed(const MigratePlan *p) {
 
         if (p->engine && p->engine->containers_running > 0)
                 printf("\n%ld running container(s) will be stopped.\n", p->engine->containers_running);
-        printf("\nDocker will be stopped until the copy is done. Proceed? [y/N] ");
+        printf("\nDocker stays stopped until the copy is verified and Docker restarts.\nProceed? [y/N] ");
         fflush(stdout);
         if (!fgets(line, sizeof line, stdin))
                 return false;
@@ -705,7 +790,14 @@ static int run_migrate(void) {
 
         /* A dry run only looks; a real run holds the lock from the plan to
          * the end, so two runs never interleave. */
+        if (geteuid() != 0 && !arg_dry_run) {
+                fprintf(stderr, "Refused: migrate stops Docker and copies its data, which needs root. Run it with "
+                                "sudo (or try --dry-run). Nothing was changed.\n");
+                return EXIT_REFUSED;
+        }
         r = journal_open(arg_state_dir, arg_dry_run, &journal);
+        if (arg_dry_run && r == -EACCES)
+                r = -ENOENT; /* a non-root dry run plans without the journal; the root check says why */
         if (r == -EBUSY) {
                 fprintf(stderr, "Another docker-dataroot is running (it holds %s/%s); wait for it to "
                                 "finish. Nothing was changed.\n", arg_state_dir, JOURNAL_LOCK_FILE);
@@ -775,7 +867,7 @@ static int run_migrate(void) {
         fflush(stdout);
 
         take_over_signals();
-        progress_start(plan->source_size.entries, plan->source_size.apparent_bytes);
+        copy_totals = &plan->source_size;
         r = migrate_execute(plan, &opts, &result);
         progress_finish();
 
@@ -794,6 +886,10 @@ static int run_migrate(void) {
                         (double) result.copy_usec / 1e6, plan->source);
                 if (plan->config->existed)
                         fprintf(stderr, "The previous daemon.json is saved as %s.\n", plan->backup_path);
+                if (opts.add_mount_dependency)
+                        fprintf(stderr, "docker.service now waits for %s to be mounted (%s).\n",
+                                plan->target_fs.mountpoint ? plan->target_fs.mountpoint : plan->target,
+                                MOUNT_DROPIN_PATH);
                 exit_code = EXIT_DONE;
         } else if (result.outcome == MIGRATE_INTERRUPTED) {
                 fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
@@ -936,10 +1032,14 @@ static int run_rollback(void) {
                 return EXIT_REFUSED;
         }
 
-        printf("Roll back the migration %s -> %s (%s):\n"
-               "  restore %s%s, restart Docker on %s%s.\n",
-               source, target, outcome, config, existed ? " from its backup" : " (remove it: it did not exist)",
-               source, arg_remove_target ? ", then remove the copy at the target" : "");
+        if (streq(outcome, "rolled-back"))
+                printf("The migration %s -> %s was already rolled back; remove the copy at %s.\n", source, target,
+                       target);
+        else
+                printf("Roll back the migration %s -> %s (%s):\n"
+                       "  restore %s%s, restart Docker on %s%s.\n",
+                       source, target, outcome, config, existed ? " from its backup" : " (remove it: it did not exist)",
+                       source, arg_remove_target ? ", then remove the copy at the target" : "");
         if (finished)
                 printf("  Warning: whatever Docker wrote since the migration (images, containers, volume data)\n"
                        "  is in %s only and will not be visible after the rollback; it stays there.\n", target);
@@ -1047,7 +1147,12 @@ static int run_cleanup(void) {
         if (r < 0)
                 fprintf(stderr, "Warning: failed to record the cleanup in '%s': %s\n", journal_path(journal),
                         strerror(-r));
-        printf("Removed the old data-root %s (%" PRIu64 " entries).\n", source, stats.entries);
+        struct stat st;
+        if (stat(source, &st) == 0)
+                printf("Emptied the old data-root %s (%" PRIu64 " entries); the directory itself was kept "
+                       "because it is a mount point.\n", source, stats.entries);
+        else
+                printf("Removed the old data-root %s (%" PRIu64 " entries).\n", source, stats.entries);
         return EXIT_DONE;
 }
 
@@ -1105,6 +1210,7 @@ static int run_status(void) {
                         cJSON_AddStringToObject(last, "target", journal_get_string(journal, "target") ?: "");
                         cJSON_AddStringToObject(last, "outcome", outcome ? outcome : "");
                         cJSON_AddStringToObject(last, "stage", journal_get_string(journal, "stage") ?: "");
+                        cJSON_AddStringToObject(last, "updated", journal_get_string(journal, "updated") ?: "");
                 }
                 struct stat st;
                 if (outcome && streq(outcome, "done") && source && stat(source, &st) == 0)
@@ -1133,11 +1239,20 @@ static int run_status(void) {
         if (have_mount)
                 printf("Filesystem:       %s on %s, mounted at %s\n", mount->fstype,
                        mount->source ? mount->source : "?", mount->mountpoint);
-        if (journal_r >= 0 && journal_state(journal))
-                printf("Last migration:   %s -> %s: %s (stage %s)\n", journal_get_string(journal, "source") ?: "?",
-                       journal_get_string(journal, "target") ?: "?", journal_get_string(journal, "outcome") ?: "?",
-                       journal_get_string(journal, "stage") ?: "?");
-        else
+        if (journal_r >= 0 && journal_state(journal)) {
+                const char *outcome = journal_get_string(journal, "outcome") ?: "?";
+                const char *target = journal_get_string(journal, "target") ?: "?";
+                printf("Last migration:   %s -> %s: %s (last step: %s, %s)\n",
+                       journal_get_string(journal, "source") ?: "?", target, outcome,
+                       journal_get_string(journal, "stage") ?: "?", journal_get_string(journal, "updated") ?: "?");
+                struct stat st;
+                if ((streq(outcome, "rolled-back") || streq(outcome, "interrupted") ||
+                     streq(outcome, "rollback-failed")) && stat(target, &st) == 0)
+                        printf("Left over:        %s holds the copy of that migration; %s\n", target,
+                               streq(outcome, "interrupted") ? "run the same migrate to finish it, or "
+                                                               "'docker-dataroot rollback --remove-target'"
+                                                             : "remove it with 'docker-dataroot rollback --remove-target'");
+        } else
                 printf("Last migration:   none recorded in %s\n", arg_state_dir);
         if (leftover)
                 printf("Old tree:         %s is still there; remove it with 'docker-dataroot cleanup' once you "

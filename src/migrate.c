@@ -209,6 +209,9 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                                  "Docker is stopped (interrupted migration); the recorded data-root is %s",
                                  p->source);
         }
+        if (r == -EACCES)
+                return check_add(&p->checks, "engine-running", CHECK_REFUSE, "Run it as root (sudo).",
+                                 "no permission to talk to the Docker engine at %s", socket_path);
         if (r < 0)
                 return check_add(&p->checks, "engine-running", CHECK_REFUSE,
                                  "Start Docker (systemctl start docker) so its data-root can be confirmed.",
@@ -531,7 +534,10 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
         r = plan_source(p);
         if (r < 0)
                 return r;
-        if (p->target) {
+        /* Through a symlink the filesystem checks would describe the link's
+         * filesystem, not the data's: one refusal is enough. */
+        const CheckResult *symlink_check = check_list_find(&p->checks, "target-symlink");
+        if (p->target && !(symlink_check && symlink_check->status == CHECK_REFUSE)) {
                 /* A resumed copy needs room only for what is still missing. */
                 TreeSize done = {};
                 if (p->resume)
