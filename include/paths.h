@@ -30,3 +30,9 @@ int path_existing_ancestor(const char *path, char **ret);
  * -ENOTEMPTY when it is a directory with entries (hidden ones count),
  * -ENOTDIR when it is anything else, including a symlink to a directory. */
 int path_check_absent_or_empty_dir(const char *path);
+
+/* Whether the directory child is the directory parent itself or lies below
+ * it, judged by device and inode while walking up from child through "..":
+ * unlike path_is_same_or_below(), this sees through bind mounts and
+ * symlinks. 1 yes, 0 no, <0 when either cannot be opened. */
+int path_inode_same_or_below(const char *parent, const char *child);

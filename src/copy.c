@@ -651,6 +651,8 @@ static int create_regular(Worker *wk, DirNode *dir, const char *name, const stru
         if (close(TAKE_FD(dst_fd)) < 0) {
                 r = negative_errno();
                 report(w, false, dir, name, "close", r);
+                /* Its times are final already: a resume must not keep it. */
+                (void) unlinkat(dir->dst_fd, name, 0);
                 return r;
         }
 
@@ -1216,7 +1218,7 @@ static void handle_entry(Worker *wk, DirNode *dir, const char *name, unsigned ch
 
         if (on_other_mount(w, &sx)) {
                 COUNT(w, skipped_mounts, 1);
-                report(w, true, dir, name, "mount point not crossed", -EXDEV);
+                report(w, true, dir, name, "cross into another mount (left out)", -EXDEV);
                 return;
         }
 
@@ -1432,7 +1434,8 @@ static void raise_fd_limit(struct rlimit *ret_saved, size_t *ret_queue_max) {
                         rl = raised;
         }
         if (rl.rlim_cur != RLIM_INFINITY)
-                *ret_queue_max = MIN((size_t) QUEUE_MAX, MAX((size_t) 8, ((size_t) rl.rlim_cur - 64) / 8));
+                *ret_queue_max = MIN((size_t) QUEUE_MAX,
+                                     MAX((size_t) 8, (rl.rlim_cur > 64 ? (size_t) rl.rlim_cur - 64 : 0) / 8));
 }
 
 /* Runs the walk from top (owned) with the calling thread as one of the

@@ -12,6 +12,7 @@
 #include "copy.h"
 #include "journal.h"
 #include "mounts.h"
+#include "paths.h"
 #include "remove.h"
 #include "units.h"
 #include "migrate.h"
@@ -535,6 +536,7 @@ static int run_verify(void) {
  * run to stop at its next safe point. */
 static atomic_int cancel_signal = 0;
 static sigset_t handled_signals;
+static const char *cancel_message = "stopping safely; Docker will be started again";
 
 static void *signal_thread(void *arg) {
         (void) arg;
@@ -548,9 +550,7 @@ static void *signal_thread(void *arg) {
                         fputc('\n', stderr);
                         progress.line_open = false;
                 }
-                fprintf(stderr, "%s: %s\n", strsignal(sig),
-                        first ? "stopping safely; Docker will be started again"
-                              : "still stopping safely; please wait");
+                fprintf(stderr, "%s: %s\n", strsignal(sig), first ? cancel_message : "still finishing safely; please wait");
                 pthread_mutex_unlock(&progress.lock);
         }
         return NULL;
@@ -559,6 +559,9 @@ static void *signal_thread(void *arg) {
 static void take_over_signals(void) {
         pthread_t thread;
 
+        /* A closed pipe on stdout or stderr (| tee, a CI log) must not kill
+         * the run while Docker is stopped: writes just fail. */
+        signal(SIGPIPE, SIG_IGN);
         sigemptyset(&handled_signals);
         sigaddset(&handled_signals, SIGINT);
         sigaddset(&handled_signals, SIGTERM);
@@ -1003,6 +1006,46 @@ static bool confirm(const char *question) {
         return answer_is_yes(line);
 }
 
+/* Removing one of two directories must not touch the other, whatever
+ * bind mounts or symlinks join them. */
+static int refuse_if_entangled(const char *doomed, const char *keep) {
+        int below = path_inode_same_or_below(keep, doomed);
+        int above = path_inode_same_or_below(doomed, keep);
+        if (below == 0 && above == 0)
+                return 0;
+        if (below < 0 || above < 0)
+                fprintf(stderr, "Refused: cannot tell whether %s and %s overlap (%s). Nothing was changed.\n",
+                        doomed, keep, strerror(-(below < 0 ? below : above)));
+        else
+                fprintf(stderr, "Refused: %s and %s are the same directory or one holds the other (a bind mount "
+                                "or a symlink joins them); removing %s would remove data Docker uses. Nothing "
+                                "was changed.\n", doomed, keep, doomed);
+        return -EBUSY;
+}
+
+/* Docker must not be using the tree about to go, by the engine's word and
+ * by daemon.json's. */
+static int refuse_if_in_use(const char *doomed) {
+        _cleanup_(engine_info_freep) EngineInfo *info = NULL;
+        _cleanup_(daemon_config_freep) DaemonConfig *config = NULL;
+        _cleanup_free_ char *socket_path = NULL;
+        DaemonConfigError error = {};
+        const char *configured = NULL;
+
+        if (engine_socket_path(&socket_path) >= 0 && engine_get_info(socket_path, &info) >= 0 && info->root_dir &&
+            path_is_same_or_below(doomed, info->root_dir)) {
+                fprintf(stderr, "Refused: the running Docker engine uses %s. Nothing was changed.\n", info->root_dir);
+                return -EBUSY;
+        }
+        int r = daemon_config_load(arg_config ? arg_config : DAEMON_CONFIG_DEFAULT_PATH, &config, &error);
+        if (r >= 0 && daemon_config_get_data_root(config, &configured) > 0 && path_is_same_or_below(doomed, configured)) {
+                fprintf(stderr, "Refused: %s names %s as Docker's data-root. Nothing was changed.\n", config->path,
+                        configured);
+                return -EBUSY;
+        }
+        return 0;
+}
+
 static int run_rollback(void) {
         _cleanup_(journal_freep) Journal *journal = NULL;
         RecordedMigration m;
@@ -1048,6 +1091,7 @@ static int run_rollback(void) {
                 return EXIT_REFUSED;
         }
 
+        cancel_message = "finishing the rollback first, so Docker is not left stopped";
         take_over_signals();
         r = sd_bus_open_system(&bus);
         if (r < 0) {
@@ -1075,6 +1119,13 @@ static int run_rollback(void) {
                        "--remove-target' or by hand.\n", target);
                 return EXIT_DONE;
         }
+        struct stat st;
+        if (stat(target, &st) < 0 && errno == ENOENT) {
+                printf("%s does not exist; nothing to remove.\n", target);
+                return EXIT_DONE;
+        }
+        if (refuse_if_in_use(target) < 0 || refuse_if_entangled(target, source) < 0)
+                return EXIT_REFUSED;
         RemoveStats stats = {};
         fprintf(stderr, "==> removing the copy at %s\n", target);
         r = remove_tree(target, false, on_remove_error, (void *) target, &stats);
@@ -1121,6 +1172,15 @@ static int run_cleanup(void) {
                 return EXIT_REFUSED;
         }
 
+        struct stat source_st;
+        if (stat(source, &source_st) < 0 && errno == ENOENT) {
+                r = journal_finish(journal, "cleaned-up");
+                printf("The old data-root %s is already gone.\n", source);
+                return r < 0 ? EXIT_ROLLED_BACK : EXIT_DONE;
+        }
+        if (refuse_if_in_use(source) < 0 || refuse_if_entangled(source, target) < 0)
+                return EXIT_REFUSED;
+
         int stale = containers_count_sources_below(target, source);
         if (stale != 0) {
                 fprintf(stderr, "Refused: %s of the containers on %s still name volume paths under %s%s%s. "
@@ -1134,7 +1194,6 @@ static int run_cleanup(void) {
                 fprintf(stderr, "Aborted; nothing was changed.\n");
                 return EXIT_REFUSED;
         }
-        take_over_signals();
         RemoveStats stats = {};
         fprintf(stderr, "==> cleanup: removing %s\n", source);
         r = remove_tree(source, false, on_remove_error, (void *) source, &stats);

@@ -10,6 +10,7 @@
 #include "mounts.h"
 #include "paths.h"
 #include "procs.h"
+#include "remove.h"
 #include "units.h"
 
 #define DEFAULT_DATA_ROOT "/var/lib/docker"
@@ -136,7 +137,17 @@ static int plan_config(MigratePlan *p, const MigrateOptions *opts, const char *c
  * first. */
 static int plan_journal(MigratePlan *p, const MigrateOptions *opts) {
         Journal *j = opts->journal;
-        if (!j || !journal_is_unfinished(j))
+        if (!j)
+                return 0;
+        const char *outcome = journal_get_string(j, "outcome");
+        if (outcome && streq(outcome, "rollback-failed"))
+                return check_add(&p->checks, "pending-migration", CHECK_REFUSE,
+                                 "Run 'docker-dataroot rollback' (it needs what the state file records), then run "
+                                 "again.",
+                                 "the rollback of the migration to %s failed; %s records what to restore",
+                                 journal_get_string(j, "target") ? journal_get_string(j, "target") : "?",
+                                 journal_path(j));
+        if (!journal_is_unfinished(j))
                 return 0;
 
         const char *pending = journal_get_string(j, "target");
@@ -193,7 +204,7 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
         if (r < 0)
                 return check_add(&p->checks, "engine-running", CHECK_REFUSE,
                                  "Unset DOCKER_HOST or point it at the local engine's unix:// socket.",
-                                 "DOCKER_HOST='%s' is not a unix socket", getenv("DOCKER_HOST"));
+                                 "DOCKER_HOST='%s' is not a unix socket", getenv("DOCKER_HOST") ? getenv("DOCKER_HOST") : "");
 
         r = engine_get_info(socket_path, &p->engine);
         if (r < 0 && p->resume) {
@@ -222,16 +233,28 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                                  "the engine at %s reports no DockerRootDir", socket_path);
 
         if (p->resume) {
-                /* The source may only be the recorded one; if Docker ran on
-                 * it meanwhile, the copy so far is stale. */
+                /* The engine's live answer stands (counts, running containers,
+                 * installation checks); the source is the recorded one. If
+                 * Docker ran on it meanwhile, the copy so far is stale. */
                 const char *recorded = journal_get_string(opts->journal, "source");
-                if (recorded && streq(p->engine->root_dir, recorded))
+                const char *target = journal_get_string(opts->journal, "target");
+                const char *stage = journal_get_string(opts->journal, "stage");
+                if (!recorded || !target)
+                        return -EBADMSG;
+                if (streq(p->engine->root_dir, recorded) || (stage && streq(stage, "rollback")))
                         p->recopy = true;
-                engine_info_free(p->engine);
-                p->engine = NULL;
-                r = engine_info_from_journal(opts->journal, &p->engine);
-                if (r < 0)
-                        return r;
+                else if (!streq(p->engine->root_dir, target))
+                        return check_add(&p->checks, "engine-running", CHECK_REFUSE,
+                                         "Run 'docker-dataroot rollback' and start over.",
+                                         "the engine runs on %s, neither the recorded source %s nor the target %s",
+                                         p->engine->root_dir, recorded, target);
+                p->source = strdup(recorded);
+                if (!p->source)
+                        return -ENOMEM;
+                return check_add(&p->checks, "engine-running", CHECK_OK, NULL,
+                                 "Docker %s answers at %s on %s; resuming the move of %s",
+                                 p->engine->server_version ? p->engine->server_version : "?", socket_path,
+                                 p->engine->root_dir, p->source);
         }
 
         p->source = strdup(p->engine->root_dir);
@@ -448,7 +471,7 @@ static int plan_containers(MigratePlan *p) {
 static void accept_partial_copy(CheckList *l) {
         for (size_t i = 0; i < l->n; i++) {
                 CheckResult *c = &l->items[i];
-                if (!streq(c->id, "target-empty") || c->status != CHECK_REFUSE)
+                if (!streq(c->id, "target-empty") || c->status != CHECK_REFUSE || !strstr(c->evidence, "not empty"))
                         continue;
                 char *evidence = strdup("holds the partial copy of the interrupted migration; it will be completed");
                 if (!evidence)
@@ -731,18 +754,38 @@ static int stage_copy(Run *run) {
                 .on_warning = run->opts->on_copy_warning,
                 .userdata = run->opts->userdata,
                 .progress = run->opts->progress,
-                .resume = run->plan->resume,
                 .cancel = run->opts->cancel,
         };
         int r;
 
         if (already_done(run, STAGE_COPY))
                 return 0;
-        run->copy_resumed = run->plan->resume;
-        announce(run->opts, STAGE_COPY, run->plan->resume ? "completing the interrupted copy" : run->plan->target);
+        run->copy_resumed = run->plan->resume && !run->plan->recopy;
+        copy_opts.resume = run->copy_resumed;
+        announce(run->opts, STAGE_COPY,
+                 run->plan->recopy  ? "Docker ran on the source since the interrupted run: copying anew"
+                 : run->copy_resumed ? "completing the interrupted copy"
+                                     : run->plan->target);
         r = journal_step(run, STAGE_COPY, false);
         if (r < 0)
                 return r;
+        if (run->copy_resumed && run->opts->journal) {
+                /* Must outlive this run too: a later resume that skips the
+                 * copy still owes the content check. */
+                r = journal_set_string(run->opts->journal, "verify_content", "yes");
+                if (r < 0)
+                        return fail(run, STAGE_COPY, r, "Failed to record the resume in '%s': %s",
+                                    journal_path(run->opts->journal), strerror(-r));
+        }
+        if (run->plan->recopy) {
+                /* Everything in the target is this migration's own copy (it was
+                 * absent or empty when the migration began), and stale. */
+                RemoveStats removed = {};
+                r = remove_tree(run->plan->target, true, NULL, NULL, &removed);
+                if (r < 0 && r != -ENOENT)
+                        return fail(run, STAGE_COPY, r, "Failed to clear the stale copy at '%s': %s",
+                                    run->plan->target, strerror(-r));
+        }
         r = mkdir_parents(run->plan->target);
         if (r < 0)
                 return fail(run, STAGE_COPY, r, "Failed to create the parents of '%s': %s", run->plan->target,
@@ -763,7 +806,8 @@ static int stage_copy(Run *run) {
 
 static int stage_verify(Run *run) {
         VerifyOptions verify_opts = {
-                .content = run->opts->verify_content || run->copy_resumed,
+                .content = run->opts->verify_content || run->copy_resumed ||
+                           (run->opts->journal && journal_get_string(run->opts->journal, "verify_content")),
                 .jobs = run->opts->jobs,
                 .on_difference = run->opts->on_difference,
                 .userdata = run->opts->userdata,
@@ -818,7 +862,7 @@ static int add_mount_dropin(Run *run) {
                 "# must not start before it (or it would start on an empty directory).\n"
                 "[Unit]\nRequiresMountsFor=%s\n", target);
         if (!text)
-                return -ENOMEM;
+                return fail(run, STAGE_CONFIGURE, -ENOMEM, "Failed to prepare '%s': out of memory", MOUNT_DROPIN_PATH);
         if (run->opts->journal) {
                 r = journal_set_string(run->opts->journal, "mount_dropin", MOUNT_DROPIN_PATH);
                 if (r < 0)
@@ -845,6 +889,22 @@ static int stage_configure(Run *run) {
         r = journal_step(run, STAGE_CONFIGURE, false);
         if (r < 0)
                 return r;
+
+        /* The copy may have taken hours: an edit made to daemon.json meanwhile
+         * is kept (merged into, and backed up) rather than overwritten. */
+        _cleanup_(daemon_config_freep) DaemonConfig *fresh = NULL;
+        DaemonConfigError error = {};
+        r = daemon_config_load(p->config_path, &fresh, &error);
+        if (r == -EBADMSG)
+                return fail(run, STAGE_CONFIGURE, r, "%s changed during the copy and is no longer valid JSON "
+                            "(line %u column %u: %s)", p->config_path, error.line, error.column, error.message);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to read '%s' again: %s", p->config_path, strerror(-r));
+        if (fresh->existed != p->config->existed || fresh->original_size != p->config->original_size ||
+            memcmp(fresh->original, p->config->original, fresh->original_size) != 0) {
+                daemon_config_free(p->config);
+                p->config = TAKE_PTR(fresh);
+        }
         /* A resumed run may find its own backup: the original stays the
          * first one written. */
         if (run->config_existed && access(p->backup_path, F_OK) < 0) {
@@ -968,7 +1028,14 @@ int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, c
         _cleanup_(engine_info_freep) EngineInfo *info = NULL;
         int r;
 
-        if (mount_dropin && unlink(mount_dropin) >= 0) {
+        if (mount_dropin && unlink(mount_dropin) < 0 && errno != ENOENT) {
+                r = negative_errno();
+                *ret_message = strdup_printf("Failed to remove '%s': %s. Docker is stopped; remove it, run "
+                                             "systemctl daemon-reload, then restore daemon.json from '%s'",
+                                             mount_dropin, strerror(-r), backup_path ? backup_path : "its backup");
+                return r;
+        }
+        if (mount_dropin && access(mount_dropin, F_OK) < 0) {
                 r = units_reload(bus, &error);
                 if (r < 0) {
                         *ret_message = strdup_printf("Removed '%s' but systemd could not reload: %s. Run: "
@@ -1023,6 +1090,10 @@ static int rollback(Run *run) {
         MigratePlan *p = run->plan;
 
         announce(run->opts, STAGE_ROLLBACK, "restoring daemon.json and starting Docker on the old data-root");
+        /* Once Docker starts on the source again, the copy is stale: a run
+         * resuming from here must copy anew. */
+        if (run->opts->journal)
+                (void) journal_enter(run->opts->journal, migrate_stage_to_string(STAGE_ROLLBACK));
         const char *dropin = run->mount_dropin_written ? MOUNT_DROPIN_PATH
                              : run->opts->journal ? journal_get_string(run->opts->journal, "mount_dropin")
                                                   : NULL;
@@ -1031,6 +1102,18 @@ static int rollback(Run *run) {
         if (r >= 0)
                 run->result->config_changed = false;
         return r;
+}
+
+/* The counts that confirm compares are taken last thing before the stop,
+ * not at planning time: the prompt may have waited, containers may have
+ * come and gone. */
+static void refresh_engine_counts(Run *run) {
+        _cleanup_(engine_info_freep) EngineInfo *now = NULL;
+        if (wait_engine(1, &now) < 0 || !now->root_dir || !run->plan->engine->root_dir ||
+            !streq(now->root_dir, run->plan->engine->root_dir))
+                return;
+        run->plan->engine->images = now->images;
+        run->plan->engine->containers = now->containers;
 }
 
 int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult *ret) {
@@ -1082,6 +1165,7 @@ int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult
         }
         run.bus = bus;
 
+        refresh_engine_counts(&run);
         r = journal_step(&run, STAGE_STOP, false);
         if (r >= 0)
                 r = stage_stop(&run);

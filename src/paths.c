@@ -149,3 +149,27 @@ int path_check_absent_or_empty_dir(const char *path) {
                 return -ENOTEMPTY;
         }
 }
+
+int path_inode_same_or_below(const char *parent, const char *child) {
+        struct stat want, root, here;
+
+        if (stat(parent, &want) < 0 || stat("/", &root) < 0)
+                return negative_errno();
+        _cleanup_close_ int fd = open(child, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+
+        for (;;) {
+                if (fstat(fd, &here) < 0)
+                        return negative_errno();
+                if (here.st_dev == want.st_dev && here.st_ino == want.st_ino)
+                        return 1;
+                if (here.st_dev == root.st_dev && here.st_ino == root.st_ino)
+                        return 0;
+                int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (up < 0)
+                        return negative_errno();
+                (void) close(fd);
+                fd = up;
+        }
+}

@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <sys/mount.h>
+
 #include "tests.h"
 #include "paths.h"
 #include "util.h"
@@ -194,7 +196,34 @@ static void test_absent_or_empty(void) {
         ASSERT_EQ(path_check_absent_or_empty_dir(dangling), -ENOTDIR);
 }
 
+static void test_inode_nesting(void) {
+        char dir[] = "/tmp/test-paths-inode-XXXXXX";
+        ASSERT_TRUE(mkdtemp(dir));
+        _cleanup_free_ char *a = strdup_printf("%s/a", dir);
+        _cleanup_free_ char *ab = strdup_printf("%s/a/b", dir);
+        _cleanup_free_ char *link = strdup_printf("%s/link", dir);
+        _cleanup_free_ char *c = strdup_printf("%s/c", dir);
+        ASSERT_TRUE(mkdir(a, 0755) == 0 && mkdir(ab, 0755) == 0 && mkdir(c, 0755) == 0);
+        ASSERT_TRUE(symlink(ab, link) == 0);
+
+        ASSERT_EQ(path_inode_same_or_below(a, ab), 1);
+        ASSERT_EQ(path_inode_same_or_below(a, a), 1);
+        ASSERT_EQ(path_inode_same_or_below(a, link), 1);   /* through a symlink */
+        ASSERT_EQ(path_inode_same_or_below(ab, a), 0);
+        ASSERT_EQ(path_inode_same_or_below(a, c), 0);
+        ASSERT_EQ(path_inode_same_or_below(a, "/nonexistent"), -ENOENT);
+
+        /* a bind mount of a below c: the path says no, the inodes say yes */
+        if (geteuid() == 0 && mount(ab, c, NULL, MS_BIND, NULL) == 0) {
+                ASSERT_EQ(path_inode_same_or_below(ab, c), 1);
+                ASSERT_TRUE(umount(c) == 0);
+        }
+        _cleanup_free_ char *cmd = strdup_printf("rm -rf '%s'", dir);
+        ASSERT_TRUE(cmd && system(cmd) == 0);
+}
+
 int main(void) {
+        test_inode_nesting();
         test_normalize();
         test_same_or_below();
 
