@@ -63,3 +63,7 @@ long journal_get_long(const Journal *j, const char *key);
 
 /* True when a migration started and neither finished nor was rolled back. */
 bool journal_is_unfinished(const Journal *j);
+
+/* 1 while a docker-dataroot holds the lock in state_dir, 0 when none does
+ * (a "running" record is then an interrupted run), <0 on error. */
+int journal_lock_is_held(const char *state_dir);

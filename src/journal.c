@@ -218,3 +218,15 @@ int journal_set_string(Journal *j, const char *key, const char *value) {
                 return r;
         return save(j);
 }
+
+int journal_lock_is_held(const char *state_dir) {
+        _cleanup_free_ char *lock_path = strdup_printf("%s/%s", state_dir, JOURNAL_LOCK_FILE);
+        if (!lock_path)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? 1 : negative_errno();
+        return 0; /* closing the fd drops the shared lock again */
+}

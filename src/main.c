@@ -537,7 +537,7 @@ static int run_verify(void) {
  * run to stop at its next safe point. */
 static atomic_int cancel_signal = 0;
 static sigset_t handled_signals;
-static const char *cancel_message = "stopping safely; Docker will be started again";
+static _Atomic(const char *) cancel_message = "stopping safely; Docker will be started again";
 
 static void *signal_thread(void *arg) {
         (void) arg;
@@ -593,6 +593,8 @@ static void on_stage(MigrateStage stage, const char *what, void *userdata) {
         if (stage == STAGE_DISCOVER || stage == STAGE_CHECK)
                 return;
         progress_finish();
+        if (stage == STAGE_CONFIGURE)
+                cancel_message = "the copy is verified: finishing the migration first (seconds), not undoing it";
         fflush(stdout);
         fprintf(stderr, "==> %s: %s\n", migrate_stage_to_string(stage), what);
         if (stage == STAGE_COPY && copy_totals)
@@ -1302,14 +1304,17 @@ static int run_status(void) {
         if (journal_r >= 0 && journal_state(journal)) {
                 const char *outcome = journal_get_string(journal, "outcome") ?: "?";
                 const char *target = journal_get_string(journal, "target") ?: "?";
+                /* "running" without anyone holding the lock: the run died */
+                if (streq(outcome, "running") && journal_lock_is_held(arg_state_dir) == 0)
+                        outcome = "interrupted (no docker-dataroot is running)";
                 printf("Last migration:   %s -> %s: %s (last step: %s, %s)\n",
                        journal_get_string(journal, "source") ?: "?", target, outcome,
                        journal_get_string(journal, "stage") ?: "?", journal_get_string(journal, "updated") ?: "?");
                 struct stat st;
-                if ((streq(outcome, "rolled-back") || streq(outcome, "interrupted") ||
+                if ((streq(outcome, "rolled-back") || strncmp(outcome, "interrupted", 11) == 0 ||
                      streq(outcome, "rollback-failed")) && stat(target, &st) == 0)
                         printf("Left over:        %s holds the copy of that migration; %s\n", target,
-                               streq(outcome, "interrupted") ? "run the same migrate to finish it, or "
+                               strncmp(outcome, "interrupted", 11) == 0 ? "run the same migrate to finish it, or "
                                                                "'docker-dataroot rollback --remove-target'"
                                                              : "remove it with 'docker-dataroot rollback --remove-target'");
         } else

@@ -151,7 +151,8 @@ static int plan_journal(MigratePlan *p, const MigrateOptions *opts) {
                 return 0;
 
         const char *pending = journal_get_string(j, "target");
-        const char *stage = journal_get_string(j, "stage");
+        /* Where it stopped, not the rollback that followed. */
+        const char *stage = journal_get_string(j, "failed_stage") ?: journal_get_string(j, "stage");
         _cleanup_free_ char *wanted = NULL;
         if (!pending || path_normalize_absolute(opts->target, &wanted) < 0 || !streq(wanted, pending)) {
                 _cleanup_free_ char *remedy = strdup_printf(
@@ -907,7 +908,7 @@ static int stage_configure(Run *run) {
         }
         /* A resumed run may find its own backup: the original stays the
          * first one written. */
-        if (run->config_existed && access(p->backup_path, F_OK) < 0) {
+        if (run->config_existed && (!p->resume || access(p->backup_path, F_OK) < 0)) {
                 r = daemon_config_write_backup(p->config, p->backup_path);
                 if (r < 0)
                         return fail(run, STAGE_CONFIGURE, r, "Failed to write backup '%s': %s", p->backup_path,
@@ -968,6 +969,9 @@ static int stage_start_and_confirm(Run *run) {
         if (r < 0)
                 return fail(run, STAGE_START, r, "Failed to start Docker on the new data-root: %s",
                             error.message ? error.message : strerror(-r));
+        r = journal_step(run, STAGE_START, true);
+        if (r < 0)
+                return r;
 
         announce(run->opts, STAGE_CONFIRM, "asking the engine for its data-root");
         r = journal_step(run, STAGE_CONFIRM, false);
@@ -1092,8 +1096,11 @@ static int rollback(Run *run) {
         announce(run->opts, STAGE_ROLLBACK, "restoring daemon.json and starting Docker on the old data-root");
         /* Once Docker starts on the source again, the copy is stale: a run
          * resuming from here must copy anew. */
-        if (run->opts->journal)
+        if (run->opts->journal) {
+                (void) journal_set_string(run->opts->journal, "failed_stage",
+                                          migrate_stage_to_string(run->result->failed_stage));
                 (void) journal_enter(run->opts->journal, migrate_stage_to_string(STAGE_ROLLBACK));
+        }
         const char *dropin = run->mount_dropin_written ? MOUNT_DROPIN_PATH
                              : run->opts->journal ? journal_get_string(run->opts->journal, "mount_dropin")
                                                   : NULL;

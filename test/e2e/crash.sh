@@ -13,16 +13,18 @@
 #   (b) undo: 'rollback --yes --remove-target' puts Docker back on the old
 #       data-root with daemon.json byte for byte, removes the copy, and the
 #       source is unchanged.
-# The two alternate over the points. A rollback killed half-way must be
-# just as recoverable by running it again. Between points the migration is
+# The two alternate over the points. Some crashes are followed by a
+# "reboot" (systemd starts Docker with whatever daemon.json says) before
+# the tool runs again. A rollback killed half-way must be just as
+# recoverable by running it again. Between points the migration is
 # rolled back (a completed one with plain 'rollback', its copy removed by
 # hand), so each point starts from the same state. The log ends with a
 # table: per point, what the crash left and what recovered it.
 #
 # The exact points come from DOCKER_DATAROOT_TEST_CRASH_AT=<enter|complete>:
 # <stage> (src/migrate.c, crash_point_for_tests). DDR_CRASH_SEED replays the
-# random delays of an earlier run; DDR_CRASH_POINTS="enter:copy random:verify"
-# runs only the points named.
+# random delays of an earlier run; DDR_CRASH_POINTS="enter:copy random:verify
+# reboot:complete:configure random:rollback" runs only the points named.
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -130,8 +132,8 @@ inspect_crash() {
         # 'status' must read what a crash leaves.
         ddr status
         check_eq "$point: status exits 0" 0 "$DDR_RC"
-        check "$point: status reports the unfinished run" \
-                grep -q "running (stage ${stage:-?})" <<< "$DDR_OUTPUT"
+        check "$point: status reports the unfinished run and its last step" \
+                grep -Eq "^Last migration:.*running.*\b${stage:-?}\b" <<< "$DDR_OUTPUT"
 
         LEFT="docker $docker; daemon.json $config; journal $outcome at ${stage:-?} [${completed}]"
         e2e_log "$point left: $LEFT"
@@ -149,7 +151,7 @@ recover_by_resuming() {
         check_eq "$point (a): DockerRootDir is the target" "$TARGET" "$(docker_info DockerRootDir)"
         check_eq "$point (a): same number of images" "$IMAGES_BEFORE" "$(docker_info Images)"
         check_eq "$point (a): same number of containers" "$CONTAINERS_BEFORE" "$(docker_info Containers)"
-        check_eq "$point (a): the journal says done" done "$(journal_get outcome)"
+        check_eq "$point (a): the journal says done" "done" "$(journal_get outcome)"
         check_eq "$point (a): daemon.json is the original plus data-root" data-root "$(daemon_json_kind)"
         check "$point (a): the --restart always container runs" wait_running "$LIVE_CONTAINER" 60
         # Run on the source, the app container would change it.
@@ -243,7 +245,7 @@ kill_at_random() {
                 fi
                 sleep 0.02
         done
-        inside kill -KILL "$pid"
+        inside kill -KILL "$pid" 2>/dev/null
         ddr_bg_wait
         check_eq "random:$stage: killed $elapsed ms into the $stage (exit 137)" 137 "$DDR_RC"
         [ "$DDR_RC" = 137 ] || return 1
@@ -255,7 +257,7 @@ kill_at_random() {
         fi
 }
 
-selected() { [ -z "${DDR_CRASH_POINTS:-}" ] || grep -qw -- "$1" <<< "$DDR_CRASH_POINTS"; }
+selected() { [ -z "${DDR_CRASH_POINTS:-}" ] || [[ " $DDR_CRASH_POINTS " == *" $1 "* ]]; }
 
 # ---- an uninterrupted run first: it must work, and it times the stages ----
 reset_docker_start_limit
@@ -328,18 +330,52 @@ for stage in copy verify; do
                 test "$landed" -ge "$RANDOM_KILLS_PER_STAGE"
 done
 
+# ---- a crash, then a reboot: systemd starts Docker with whatever
+# daemon.json says, before anyone runs the tool again ----
+for spec in complete:stop:a complete:verify:a complete:configure:a complete:configure:b; do
+        point=${spec%:*}
+        name="reboot after $point"
+        selected "reboot:$point" || continue
+        reset_docker_start_limit
+        ddr_env DOCKER_DATAROOT_TEST_CRASH_AT="$point" migrate --yes "$TARGET"
+        check_eq "$name: the tool died there (SIGKILL, exit 137)" 137 "$DDR_RC"
+        if [ "$DDR_RC" != 137 ]; then
+                reset_to_start "$name"
+                continue
+        fi
+        inspect_crash "$name" "${point#*:}" "${point%%:*}"
+        inside systemctl start docker.socket docker.service
+        if [ "$(daemon_json_kind)" = data-root ]; then expected=$TARGET; else expected=$HARNESS_DATAROOT; fi
+        check "$name: Docker starts again" wait_docker 60
+        check_eq "$name: ... on the data-root daemon.json names" "$expected" "$(docker_info DockerRootDir)"
+        check_eq "$name: ... with every image" "$IMAGES_BEFORE" "$(docker_info Images)"
+        check_eq "$name: ... and every container" "$CONTAINERS_BEFORE" "$(docker_info Containers)"
+        LEFT="$LEFT; after the reboot Docker runs on $(docker_info DockerRootDir)"
+        if [ "${spec##*:}" = a ]; then recover "$name" 0; else recover "$name" 1; fi
+done
+
 # ---- SIGKILL during the rollback that undoes a crashed migration ----
 # The crash at complete:configure leaves the most to undo: daemon.json
 # names the target and Docker is stopped. The rollback is killed at a random
 # moment (restoring daemon.json, restarting Docker, removing the copy) and
 # then run again.
-for attempt in 1 2; do
+for attempt in 1 2 3; do
         point="random:rollback#$attempt"
         selected random:rollback || break
         reset_docker_start_limit
         ddr_env DOCKER_DATAROOT_TEST_CRASH_AT=complete:configure migrate --yes "$TARGET"
         check_eq "$point: migrate died at complete:configure (exit 137)" 137 "$DDR_RC"
-        delay=$((RANDOM % 1000))
+        if [ "$DDR_RC" != 137 ]; then
+                reset_to_start "$point"
+                continue
+        fi
+        # Restoring daemon.json and restarting Docker take a few 100 ms
+        # here, removing the copy about as long: early, middle, late.
+        case $attempt in
+        1) delay=$((RANDOM % 100)) ;;
+        2) delay=$((100 + RANDOM % 150)) ;;
+        *) delay=$((250 + RANDOM % 450)) ;;
+        esac
         ddr_bg rollback --yes --remove-target
         started=$(now_ms)
         pid=

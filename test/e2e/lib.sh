@@ -414,7 +414,7 @@ ddr_env() {
                 vars+=("$1")
                 shift
         done
-        e2e_log "\$ ${vars[*]} docker-dataroot $*"
+        e2e_log "\$ ${vars[*]:+${vars[*]} }docker-dataroot $*"
         DDR_OUTPUT=$(inside timeout --kill-after=10 "$DDR_TIMEOUT" env "${vars[@]}" "$DDR_BIN" "$@" 2>&1)
         DDR_RC=$?
         [ -n "$DDR_OUTPUT" ] && echo "$DDR_OUTPUT" | sed 's/^/#   | /'
