@@ -103,7 +103,14 @@ run_variant() {
 }
 
 run_variant plain build-suite
-ASAN_OPTIONS=$SAN_ASAN_OPTIONS UBSAN_OPTIONS=$SAN_UBSAN_OPTIONS \
+# Under the sanitizers every test runs again, the slowest ones on less: the
+# crash test at its 12 exact journal points and random kills during the copy
+# (the plain run covers all 27 points), copy-large on 1 GiB and 30000 entries.
+ASAN_CRASH_POINTS="enter:stop complete:stop enter:copy complete:copy enter:verify complete:verify"
+ASAN_CRASH_POINTS+=" enter:configure complete:configure enter:start complete:start"
+ASAN_CRASH_POINTS+=" enter:confirm complete:confirm random:copy"
+ASAN_OPTIONS=$SAN_ASAN_OPTIONS UBSAN_OPTIONS=$SAN_UBSAN_OPTIONS DDR_CRASH_POINTS=$ASAN_CRASH_POINTS \
+        COPY_LARGE_MIB=1024 COPY_LARGE_ENTRIES=30000 \
         run_variant sanitizers build-suite-asan -Db_sanitize=address,undefined -Db_lundef=false
 
 # ---- ThreadSanitizer: the threaded parts (copy engine, verifier) ----
