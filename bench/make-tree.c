@@ -20,8 +20,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <linux/capability.h>
+#include <stdarg.h>
 #include <sys/acl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -114,15 +114,16 @@ static uint64_t rng_log_uniform(Rng *r, uint64_t lo, uint64_t hi) {
         return rng_range(r, bucket_lo, bucket_hi);
 }
 
+/* Little-endian whatever the host: the same bytes on every machine. */
 static void fill_random(Rng *r, uint8_t *buf, size_t size) {
         size_t i = 0;
 
         for (; i + 8 <= size; i += 8) {
-                uint64_t v = rng_next(r);
+                uint64_t v = htole64(rng_next(r));
                 memcpy(buf + i, &v, 8);
         }
         if (i < size) {
-                uint64_t v = rng_next(r);
+                uint64_t v = htole64(rng_next(r));
                 memcpy(buf + i, &v, size - i);
         }
 }
@@ -499,10 +500,15 @@ static int make_dir(Tree *t, const char *relpath, const Meta *m, const Extras *x
         return 0;
 }
 
-static int set_times_nofollow(Tree *t, const char *relpath, const Meta *m) {
-        struct timespec times[2] = { m->mtime, m->mtime };
+/* For entries that cannot be opened: symlinks, devices, fifos, sockets. */
+static int chown_nofollow(Tree *t, const char *relpath, const Meta *m) {
         if (fchownat(t->root_fd, relpath, m->uid, m->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return negative_errno();
+        return 0;
+}
+
+static int set_times_nofollow(Tree *t, const char *relpath, const Meta *m) {
+        struct timespec times[2] = { m->mtime, m->mtime };
         if (utimensat(t->root_fd, relpath, times, AT_SYMLINK_NOFOLLOW) < 0)
                 return negative_errno();
         return 0;
@@ -513,7 +519,9 @@ static int make_symlink(Tree *t, const char *target, const char *relpath, const 
                 int r = negative_errno();
                 return r == -EEXIST ? r : log_error_errno(r, "Failed to create symlink", relpath);
         }
-        int r = set_times_nofollow(t, relpath, m);
+        int r = chown_nofollow(t, relpath, m);
+        if (r >= 0)
+                r = set_times_nofollow(t, relpath, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set metadata of", relpath);
         t->count.symlinks++;
@@ -527,13 +535,16 @@ static int make_node(Tree *t, const char *relpath, mode_t type, dev_t dev, const
                 int r = negative_errno();
                 return r == -EEXIST ? r : log_error_errno(r, "Failed to create node", relpath);
         }
-        /* mknod applies the umask and ignores setuid bits: set the mode
-         * explicitly. fchmodat cannot skip symlinks, but this is no symlink. */
+        int r = chown_nofollow(t, relpath, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to chown", relpath);
+        /* After chown, which clears setuid/setgid. fchmodat() cannot skip
+         * symlinks, but this is no symlink. */
         if (fchmodat(t->root_fd, relpath, m->mode & 07777, 0) < 0)
                 return log_error_errno(negative_errno(), "Failed to chmod", relpath);
-        int r = set_times_nofollow(t, relpath, m);
+        r = set_times_nofollow(t, relpath, m);
         if (r < 0)
-                return log_error_errno(r, "Failed to set metadata of", relpath);
+                return log_error_errno(r, "Failed to set times of", relpath);
         if (type == S_IFCHR && dev == makedev(0, 0))
                 t->count.whiteouts++;
         else if (type == S_IFCHR || type == S_IFBLK)
@@ -607,7 +618,8 @@ static void random_name(Tree *t, char *buf, size_t size, bool with_extension) {
 
         buf[0] = '\0';
         for (unsigned i = 0; i < n; i++) {
-                const char *sep = i == 0 ? "" : (rng_ppm(&t->rng, 500000) ? "" : (rng_ppm(&t->rng, 500000) ? "-" : "_"));
+                static const char *const separators[] = { "", "", "-", "_" };
+                const char *sep = i == 0 ? "" : separators[rng_below(&t->rng, ELEMENTSOF(separators))];
                 const char *s = syllables[rng_below(&t->rng, ELEMENTSOF(syllables))];
                 len += (size_t) snprintf(buf + len, size - len, "%s%s", sep, s);
         }
@@ -655,7 +667,6 @@ typedef struct Layer {
 
 typedef struct Docker {
         Tree *t;
-        uint64_t files;
         Layer *layers;
         size_t n_layers;
         size_t n_image_layers;
@@ -693,8 +704,7 @@ static uint64_t image_file_size(Tree *t) {
         return rng_log_uniform(&t->rng, MiB, 64 * MiB);
 }
 
-static uid_t layer_owner(const Docker *d, const Layer *layer, uint32_t id) {
-        (void) d;
+static uid_t layer_owner(const Layer *layer, uint32_t id) {
         return (uid_t) (layer->remapped ? 100000 + id : id);
 }
 
@@ -752,7 +762,7 @@ static void diff_state_done(DiffState *s) {
 
 static Meta layer_meta(DiffState *s, mode_t mode, uint32_t id) {
         Tree *t = s->d->t;
-        uid_t owner = layer_owner(s->d, s->layer, id);
+        uid_t owner = layer_owner(s->layer, id);
         /* Files come from packages built up to two years before the layer. */
         return meta_at(t, mode, owner, owner, s->layer->created - 730 * (time_t) DAY, 730 * DAY);
 }
@@ -792,7 +802,8 @@ static int diff_new_dir(DiffState *s) {
 
         for (unsigned attempt = 0; attempt < 8; attempt++) {
                 random_name(t, name, sizeof name, false);
-                if ((size_t) snprintf(path, sizeof path, "%s/%s", s->dirs.items[parent], name) >= sizeof path - 256)
+                int len = snprintf(path, sizeof path, "%s/%s", s->dirs.items[parent], name);
+                if (len < 0 || (size_t) len >= sizeof path - 256)
                         return 0;  /* deep enough: stay */
                 Extras x = {};
                 if (s->layer->kind != LAYER_BASE && rng_ppm(&t->rng, 20000))
@@ -937,7 +948,7 @@ static int populate_base_skeleton(DiffState *s, uint64_t *budget) {
                               streq(distro_dirs[i], "var/mail") ? 02775 : 0755;
                 gid_t gid = streq(distro_dirs[i], "var/mail") ? 8 : 0;
                 Meta m = layer_meta(s, mode, 0);
-                m.gid = layer_owner(s->d, s->layer, gid);
+                m.gid = layer_owner(s->layer, gid);
                 format_path(path, sizeof path, "%s/%s", diff, distro_dirs[i]);
                 if (streq(distro_dirs[i], "bin") || streq(distro_dirs[i], "sbin") || streq(distro_dirs[i], "lib")) {
                         char target[32];
@@ -996,7 +1007,7 @@ static int populate_base_skeleton(DiffState *s, uint64_t *budget) {
         for (size_t i = 0; i < ELEMENTSOF(special); i++) {
                 format_path(path, sizeof path, "%s/%s", diff, special[i].name);
                 m = layer_meta(s, special[i].mode, 0);
-                m.gid = layer_owner(s->d, s->layer, special[i].gid);
+                m.gid = layer_owner(s->layer, special[i].gid);
                 Extras x = { .capability = special[i].capability };
                 r = make_file(t, path, rng_log_uniform(&t->rng, 16 * KiB, 128 * KiB), &m, &x);
                 if (r < 0)
@@ -1297,7 +1308,7 @@ static int make_layer(Docker *d, size_t index) {
 
         _cleanup_(diff_state_done) DiffState s = { .d = d, .layer = layer };
         format_path(path, sizeof path, "%s/diff", layer_dir);
-        uid_t owner = layer_owner(d, layer, 0);
+        uid_t owner = layer_owner(layer, 0);
         m = meta_at(t, 0755, owner, owner, layer->created, 60);
         r = diff_add_dir(&s, path, &m, &no_extras);
         if (r < 0)
@@ -1778,7 +1789,7 @@ static int make_misc(Docker *d) {
 static int make_docker(Tree *t, uint64_t files) {
         _cleanup_free_ Layer *layers = NULL;
         _cleanup_free_ size_t *containers = NULL;
-        Docker d = { .t = t, .files = files };
+        Docker d = { .t = t };
         int r;
 
         /* How the entries are shared out: mostly image layers, as on a
