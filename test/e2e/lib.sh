@@ -495,26 +495,26 @@ docker_state() {
         echo "$service/$socket $root"
 }
 
-# add_bulk_data DIR FILES SPARSE_MIB: FILES small files below DIR/bulk (100
-# a directory), so that a copy lasts long enough to be interrupted, and
-# DIR/disk.img, a sparse file of SPARSE_MIB MiB with three data blocks,
-# which makes a --verify-content pass last long without filling the disk.
-# Written inside, as root, like any data a container leaves in a volume.
+# add_bulk_data DIR FILES SPARSE_MIB [NAME]: FILES small files below
+# DIR/NAME (default bulk; 100 a directory), so that a copy lasts long enough
+# to be interrupted, and DIR/NAME.img, a sparse file of SPARSE_MIB MiB with
+# three data blocks. Written inside, as root, like any data a container
+# leaves in a volume.
 add_bulk_data() {
         inside python3 -c '
 import os, sys
-top, files, sparse_mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-os.mkdir(top + "/bulk")
+top, files, sparse_mib, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+os.mkdir(top + "/" + name)
 for i in range(files):
-    d = "%s/bulk/d%04d" % (top, i // 100)
+    d = "%s/%s/d%04d" % (top, name, i // 100)
     if i % 100 == 0:
         os.mkdir(d)
     with open("%s/f%02d" % (d, i % 100), "w") as f:
         f.write("record %d\n" % i * (1 + i % 40))
-with open(top + "/disk.img", "wb") as f:
+with open(top + "/" + name + ".img", "wb") as f:
     f.truncate(sparse_mib << 20)
     for at in (0, sparse_mib << 19, (sparse_mib << 20) - 4096):
         f.seek(at)
         f.write(os.urandom(4096))
-' "$1" "$2" "$3" || e2e_die "writing $2 files and a sparse file into $1 failed"
+' "$1" "$2" "$3" "${4:-bulk}" || e2e_die "writing $2 files and a sparse file into $1 failed"
 }
