@@ -27,6 +27,10 @@ typedef struct CheckList {
         CheckResult *items;
         size_t n;
         size_t allocated;
+        /* Prepended to every id check_add records while set: the same target
+         * checks run for a second directory (containerd's root) under ids of
+         * their own, and still see the refusals of the whole list. */
+        const char *id_prefix;
 } CheckList;
 
 void check_list_done(CheckList *l);
@@ -95,6 +99,13 @@ int checks_boot_mount(CheckList *l, const char *mountpoint, const char *fstab_pa
  * warns that the policy needs an equivalence rule for the new path, or a
  * relabel would undo the copied labels. Adds nothing otherwise. */
 int checks_selinux(CheckList *l, const char *enforce_path, const char *source, const char *target);
+
+/* Looks for a rootless Docker installation below root_prefix (NULL or ""
+ * for the real root): a user unit docker.service in
+ * /etc/systemd/user or ~/.config/systemd/user, or data in
+ * ~/.local/share/docker, of /root and of every directory in /home. Returns 1
+ * with the first path found in *ret_path, 0 when there is none. */
+int checks_find_rootless(const char *root_prefix, char **ret_path);
 
 /* Asks the filesystem holding dir whether overlay2 can work on it: d_type
  * in directory entries (xfs ftype=0 has none) and trusted.* xattrs. Works

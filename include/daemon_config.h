@@ -99,3 +99,8 @@ int daemon_config_write_backup(const DaemonConfig *c, const char *backup_path);
  * renames (replace=false: -EEXIST when path exists) and fsyncs the
  * directory. */
 int write_file_atomic(const char *path, const void *data, size_t size, const struct stat *like, bool replace);
+
+/* Keeps original at backup_path, written once with write_file_atomic (no
+ * replace): 0 when backup_path holds exactly these bytes afterwards (also
+ * when an earlier run wrote it), -EEXIST when it holds anything else. */
+int write_backup_once(const char *backup_path, const void *original, size_t size, const struct stat *like);

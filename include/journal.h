@@ -41,6 +41,13 @@ typedef struct JournalStart {
         const char *driver;
         long images;
         long containers;
+        /* With --include-containerd: containerd's root moves too. NULL
+         * containerd_source means it does not. */
+        const char *containerd_source;
+        const char *containerd_target;
+        const char *containerd_config_path;   /* where config.toml's bytes live */
+        bool containerd_config_existed;
+        const char *containerd_backup_path;   /* NULL when config.toml did not exist */
 } JournalStart;
 int journal_begin(Journal *j, const JournalStart *start);
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "checks.h"
+#include "containerd_config.h"
 #include "copy.h"
 #include "daemon_config.h"
 #include "engine.h"
@@ -39,6 +40,11 @@ typedef struct MigrateOptions {
         /* Give docker.service RequiresMountsFor=TARGET in a drop-in, so it
          * never starts before the target's filesystem is mounted. */
         bool add_mount_dependency;
+        /* Move containerd's root too (its image store holds the images when
+         * the engine uses the containerd snapshotter), to containerd_root
+         * (NULL: "containerd" next to the target). */
+        bool include_containerd;
+        const char *containerd_root;
         uint64_t start_timeout_usec;  /* 0: 120 s */
 
         /* Called by the CLI layer to show progress; all may be NULL. */
@@ -46,6 +52,9 @@ typedef struct MigrateOptions {
         copy_report_fn on_copy_error;
         copy_report_fn on_copy_warning;
         verify_difference_fn on_difference;
+        /* Which tree the reports above are about from now on (Docker's, then
+         * containerd's): their relpaths are relative to src_root. */
+        void (*on_tree)(const char *src_root, void *userdata);
         CopyProgress *progress;
         void *userdata;
 
@@ -73,6 +82,17 @@ typedef struct MigratePlan {
         bool resume;                  /* finishing an interrupted migration */
         bool recopy;                  /* resume, but the source ran again: copy and verify anew */
         char *resume_stage;           /* where the interrupted run stopped */
+
+        /* containerd's part, when its root moves too */
+        bool containerd;
+        char *containerd_source;      /* the root containerd runs from */
+        char *containerd_target;      /* normalized, NULL when refused */
+        char *containerd_config_path; /* config.toml as named */
+        char *containerd_config_real_path;
+        char *containerd_backup_path;
+        ContainerdConfig *containerd_config; /* NULL when it could not be read */
+        TreeSize containerd_size;
+        TargetFilesystem containerd_target_fs;
 } MigratePlan;
 
 void migrate_plan_free(MigratePlan *p);
@@ -99,6 +119,8 @@ typedef struct MigrateResult {
         bool target_written;          /* the copy at the target exists */
         CopyStats copy_stats;
         VerifyStats verify_stats;
+        CopyStats containerd_copy_stats;
+        VerifyStats containerd_verify_stats;
         uint64_t copy_usec;
         EngineInfo *engine_after;
 } MigrateResult;
@@ -109,13 +131,28 @@ void migrate_result_done(MigrateResult *r);
  * failure after the stop. Only call with a plan that has no refusals. */
 int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult *ret);
 
+/* containerd's part of a recorded migration, for migrate_restore. */
+typedef struct ContainerdRestore {
+        const char *config_path;      /* where config.toml's bytes live */
+        bool config_existed;
+        const char *backup_path;      /* NULL when config.toml did not exist */
+        const char *root;             /* the old root containerd must run from again */
+        const char *moved_root;       /* where the migration put it */
+} ContainerdRestore;
+
 /* Puts back what a recorded migration changed: daemon.json from its backup
- * (or removes the one the migration created), then restarts Docker and
- * confirms it runs on the old data-root. Used by rollback after a failure
- * and by the rollback command. *ret_message explains a failure. */
+ * (or removes the one the migration created), and with containerd (may be
+ * NULL) config.toml the same way; then restarts containerd and Docker and
+ * confirms they run on the old roots. Used by rollback after a failure and
+ * by the rollback command. *ret_message explains a failure. */
 int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, const char *backup_path,
-                    const char *mount_dropin, const char *source, uint64_t start_timeout_usec,
-                    char **ret_message);
+                    const char *mount_dropin, const char *source, const ContainerdRestore *containerd,
+                    uint64_t start_timeout_usec, char **ret_message);
+
+/* Whether a containerd process of this PID namespace holds a file open
+ * below dir (its metadata database, once it runs from there): 1 yes, 0 no,
+ * -ESRCH when no containerd runs. *ret_pid is the process looked at. */
+int migrate_containerd_uses(const char *dir, pid_t *ret_pid);
 
 /* Where --add-mount-dependency writes docker.service's drop-in. */
 #define MOUNT_DROPIN_PATH "/etc/systemd/system/docker.service.d/50-docker-dataroot-mount.conf"

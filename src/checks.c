@@ -53,7 +53,7 @@ int check_add(CheckList *l, const char *id, CheckStatus status, const char *reme
                 return -ENOMEM;
         }
 
-        _cleanup_free_ char *id_copy = strdup(id);
+        _cleanup_free_ char *id_copy = l->id_prefix ? strdup_printf("%s%s", l->id_prefix, id) : strdup(id);
         _cleanup_free_ char *remedy_copy = remedy ? strdup(remedy) : NULL;
         if (!id_copy || (remedy && !remedy_copy))
                 return -ENOMEM;
@@ -600,4 +600,56 @@ int checks_selinux(CheckList *l, const char *enforce_path, const char *source, c
         return check_add(l, "selinux", CHECK_WARN, remedy,
                          "SELinux is enforcing: the copy keeps every security.selinux label, but the policy "
                          "does not know %s yet", target);
+}
+
+int checks_find_rootless(const char *root_prefix, char **ret_path) {
+        static const char *const per_user[] = { ".config/systemd/user/docker.service", ".local/share/docker" };
+        const char *prefix = root_prefix ? root_prefix : "";
+        _cleanup_free_ char *home = strdup_printf("%s/home", prefix);
+        if (!home)
+                return -ENOMEM;
+
+        /* /etc/systemd/user first, then /root, then every /home entry */
+        _cleanup_strv_free_ char **homes = calloc(2, sizeof(char *));
+        size_t n = 1;
+        if (!homes)
+                return -ENOMEM;
+        homes[0] = strdup_printf("%s/root", prefix);
+        if (!homes[0])
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *d = opendir(home);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char **bigger = reallocarray(homes, n + 2, sizeof(char *));
+                if (!bigger)
+                        return -ENOMEM;
+                homes = bigger;
+                homes[n] = strdup_printf("%s/%s", home, de->d_name);
+                homes[n + 1] = NULL;
+                if (!homes[n])
+                        return -ENOMEM;
+                n++;
+        }
+
+        struct stat st;
+        _cleanup_free_ char *system_unit = strdup_printf("%s/etc/systemd/user/docker.service", prefix);
+        if (!system_unit)
+                return -ENOMEM;
+        if (lstat(system_unit, &st) == 0) {
+                *ret_path = TAKE_PTR(system_unit);
+                return 1;
+        }
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < ELEMENTSOF(per_user); k++) {
+                        _cleanup_free_ char *path = strdup_printf("%s/%s", homes[i], per_user[k]);
+                        if (!path)
+                                return -ENOMEM;
+                        if (lstat(path, &st) < 0)
+                                continue;
+                        *ret_path = TAKE_PTR(path);
+                        return 1;
+                }
+        return 0;
 }

@@ -1004,20 +1004,34 @@ int daemon_config_write_atomic(const char *path, const char *text, const struct 
         return write_file_atomic(path, text, strlen(text), like, true);
 }
 
-/* 1 when path holds exactly the original bytes, 0 when it does not exist,
- * -EEXIST when it holds anything else. */
-static int backup_matches(const DaemonConfig *c, const char *path) {
+/* 1 when path holds exactly original, 0 when it does not exist, -EEXIST
+ * when it holds anything else. */
+static int file_holds(const char *path, const void *original, size_t size) {
         _cleanup_free_ char *data = NULL;
-        size_t size = 0;
+        size_t data_size = 0;
 
-        int r = read_full_file(path, c->original_size + 1, &data, &size);
+        int r = read_full_file(path, size + 1, &data, &data_size);
         if (r == -ENOENT)
                 return 0;
         if (r == -EFBIG)
                 return -EEXIST;
         if (r < 0)
                 return r;
-        return size == c->original_size && memcmp(data, c->original, size) == 0 ? 1 : -EEXIST;
+        return data_size == size && memcmp(data, original, size) == 0 ? 1 : -EEXIST;
+}
+
+int write_backup_once(const char *backup_path, const void *original, size_t size, const struct stat *like) {
+        int r = file_holds(backup_path, original, size);
+        if (r != 0)
+                return r > 0 ? 0 : r;
+
+        r = write_file_atomic(backup_path, original, size, like, false);
+        if (r == -EEXIST) {
+                /* Someone wrote it meanwhile: fine if it is the same. */
+                r = file_holds(backup_path, original, size);
+                return r > 0 ? 0 : -EEXIST;
+        }
+        return r;
 }
 
 int daemon_config_write_backup(const DaemonConfig *c, const char *backup_path) {
@@ -1025,16 +1039,5 @@ int daemon_config_write_backup(const DaemonConfig *c, const char *backup_path) {
                 return -EINVAL;
         if (!c->existed)
                 return -ENOENT;
-
-        int r = backup_matches(c, backup_path);
-        if (r != 0)
-                return r > 0 ? 0 : r;
-
-        r = write_file_atomic(backup_path, c->original, c->original_size, &c->st, false);
-        if (r == -EEXIST) {
-                /* Someone wrote it meanwhile: fine if it is the same. */
-                r = backup_matches(c, backup_path);
-                return r > 0 ? 0 : -EEXIST;
-        }
-        return r;
+        return write_backup_once(backup_path, c->original, c->original_size, &c->st);
 }

@@ -136,6 +136,14 @@ int journal_begin(Journal *j, const JournalStart *s) {
             !cJSON_AddStringToObject(state, "driver", s->driver ? s->driver : "") ||
             !cJSON_AddNumberToObject(state, "images", (double) s->images) ||
             !cJSON_AddNumberToObject(state, "containers", (double) s->containers) ||
+            (s->containerd_source &&
+             (!cJSON_AddStringToObject(state, "containerd_source", s->containerd_source) ||
+              !cJSON_AddStringToObject(state, "containerd_target", s->containerd_target ? s->containerd_target : "") ||
+              !cJSON_AddStringToObject(state, "containerd_config",
+                                       s->containerd_config_path ? s->containerd_config_path : "") ||
+              !cJSON_AddBoolToObject(state, "containerd_config_existed", s->containerd_config_existed) ||
+              (s->containerd_backup_path &&
+               !cJSON_AddStringToObject(state, "containerd_backup", s->containerd_backup_path)))) ||
             !cJSON_AddNumberToObject(state, "pid", (double) getpid()) ||
             !cJSON_AddStringToObject(state, "stage", "check") ||
             !cJSON_AddArrayToObject(state, "completed") ||

@@ -51,6 +51,8 @@ static const char *arg_config = NULL;
 static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static bool arg_remove_target = false;
 static bool arg_add_mount_dependency = false;
+static bool arg_include_containerd = false;
+static const char *arg_containerd_root = NULL;
 static const char *arg_paths[2] = {};
 
 static void help(void) {
@@ -84,6 +86,13 @@ static void help(void) {
                "     --verify-content  compare file contents too after the copy\n"
                "     --add-mount-dependency\n"
                "                       give docker.service RequiresMountsFor=TARGET\n"
+               "     --include-containerd\n"
+               "                       move containerd's root too (its \"root\" in\n"
+               "                       /etc/containerd/config.toml), needed with the\n"
+               "                       containerd image store\n"
+               "     --containerd-root DIR\n"
+               "                       containerd's new root (default: containerd next\n"
+               "                       to TARGET)\n"
                "     --content         (verify) compare file contents too\n"
                "     --progress        show progress on stderr\n"
                "     --no-progress     do not show progress\n"
@@ -134,6 +143,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_REMOVE_TARGET,
                 ARG_STATE_DIR,
                 ARG_ADD_MOUNT_DEPENDENCY,
+                ARG_INCLUDE_CONTAINERD,
+                ARG_CONTAINERD_ROOT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -150,6 +161,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "remove-target", no_argument, NULL, ARG_REMOVE_TARGET },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "add-mount-dependency", no_argument, NULL, ARG_ADD_MOUNT_DEPENDENCY },
+                { "include-containerd", no_argument, NULL, ARG_INCLUDE_CONTAINERD },
+                { "containerd-root", required_argument, NULL, ARG_CONTAINERD_ROOT },
                 {}
         };
         int c;
@@ -203,6 +216,17 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_REMOVE_TARGET:
                         arg_remove_target = true;
+                        break;
+                case ARG_INCLUDE_CONTAINERD:
+                        arg_include_containerd = true;
+                        break;
+                case ARG_CONTAINERD_ROOT:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "Invalid --containerd-root '%s': expected an absolute path.\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_containerd_root = optarg;
                         break;
                 case ARG_STATE_DIR:
                         if (optarg[0] != '/') {
@@ -269,10 +293,11 @@ static int parse_argv(int argc, char *argv[]) {
          * 'cleanup --dry-run' must not quietly delete. */
         static const struct {
                 Command command;
-                const char *const allowed[12];
+                const char *const allowed[14];
         } takes[] = {
                 { COMMAND_MIGRATE, { "yes", "dry-run", "json", "jobs", "config", "verify-content", "progress",
-                                     "no-progress", "state-dir", "add-mount-dependency" } },
+                                     "no-progress", "state-dir", "add-mount-dependency", "include-containerd",
+                                     "containerd-root" } },
                 { COMMAND_COPY, { "jobs", "progress", "no-progress" } },
                 { COMMAND_VERIFY, { "content", "jobs" } },
                 { COMMAND_STATUS, { "json", "config", "state-dir" } },
@@ -295,6 +320,11 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                 }
+        }
+
+        if (arg_containerd_root && !arg_include_containerd) {
+                fprintf(stderr, "--containerd-root needs --include-containerd. See --help.\n");
+                return -EINVAL;
         }
 
         if (arg_command == COMMAND_MIGRATE && arg_paths[0][0] != '/') {
@@ -588,6 +618,11 @@ static void raise_fd_limit(void) {
  * stage speaks. */
 static const TreeSize *copy_totals = NULL;
 
+static void on_tree(const char *src_root, void *userdata) {
+        ReportContext *ctx = userdata;
+        ctx->src_root = src_root;
+}
+
 static void on_stage(MigrateStage stage, const char *what, void *userdata) {
         (void) userdata;
         if (stage == STAGE_DISCOVER || stage == STAGE_CHECK)
@@ -655,6 +690,16 @@ static void print_plan(const MigratePlan *p, FILE *f) {
         fprintf(f, "  config: %s\n", p->config_path ? p->config_path : "?");
         if (p->config && p->config->existed && !p->nothing_to_do && !refused)
                 fprintf(f, "  backup: %s\n", p->backup_path);
+        if (p->containerd && !p->nothing_to_do) {
+                fprintf(f, "  containerd: %s", p->containerd_source ? p->containerd_source : "(unknown)");
+                if (p->containerd_source)
+                        fprintf(f, " (%" PRIu64 " entries, %s allocated)", p->containerd_size.entries,
+                                format_bytes(p->containerd_size.allocated_bytes, buf, sizeof buf));
+                fprintf(f, "\n          -> %s\n", p->containerd_target ? p->containerd_target : "?");
+                fprintf(f, "          config %s\n", p->containerd_config_path ? p->containerd_config_path : "?");
+                if (p->containerd_config && p->containerd_config->existed && !refused)
+                        fprintf(f, "          backup %s\n", p->containerd_backup_path);
+        }
 
         fprintf(f, "\nChecks:\n");
         for (size_t i = 0; i < p->checks.n; i++) {
@@ -675,6 +720,38 @@ static void print_plan(const MigratePlan *p, FILE *f) {
         if (p->nothing_to_do || refused)
                 return;
 
+        if (p->containerd) {
+                fprintf(f, "\nSteps:\n"
+                           "  1. stop docker.socket, docker.service, then containerd.service;\n"
+                           "     confirm no dockerd, containerd or shim is left\n"
+                           "  2. copy %s to %s,\n"
+                           "     %s to %s\n"
+                           "     with %u workers\n"
+                           "  3. verify both copies (%s)\n"
+                           "  4. set \"root\" in %s%s;\n"
+                           "     point the containers' volume mounts at the new root; set\n"
+                           "     \"data-root\" in %s%s\n",
+                        p->source ? p->source : "?", p->target ? p->target : "?",
+                        p->containerd_source ? p->containerd_source : "?",
+                        p->containerd_target ? p->containerd_target : "?", arg_jobs ? arg_jobs : copy_default_jobs(),
+                        arg_verify_content || p->resume ? "metadata and content" : "metadata",
+                        p->containerd_config_path ? p->containerd_config_path : "?",
+                        p->containerd_config && p->containerd_config->existed ? ", after a backup" : "",
+                        p->config_path ? p->config_path : "?",
+                        p->config && p->config->existed ? ", after a backup" : "");
+                if (arg_add_mount_dependency)
+                        fprintf(f, "     write %s\n     (RequiresMountsFor=%s)\n", MOUNT_DROPIN_PATH,
+                                p->target ? p->target : "?");
+                fprintf(f, "  5. start containerd; confirm it runs from %s\n"
+                           "  6. start Docker; confirm it reports %s\n"
+                           "     with the same images and containers\n"
+                           "  On a failure after step 1: restore config.toml and daemon.json,\n"
+                           "  start containerd and Docker on %s and %s.\n"
+                           "  Those directories themselves are never changed or removed.\n",
+                        p->containerd_target ? p->containerd_target : "?", p->target ? p->target : "?",
+                        p->containerd_source ? p->containerd_source : "?", p->source ? p->source : "?");
+                return;
+        }
         fprintf(f, "\nSteps:\n"
                    "  1. stop docker.socket and docker.service; confirm no dockerd is left\n"
                    "  2. copy %s to %s\n"
@@ -723,6 +800,20 @@ static cJSON *plan_to_json(const MigratePlan *p) {
                         cJSON_AddStringToObject(fs, "mountpoint", p->target_fs.mountpoint);
                         cJSON_AddStringToObject(fs, "source", p->target_fs.source ? p->target_fs.source : "");
                         cJSON_AddNumberToObject(fs, "free_bytes", (double) p->target_fs.free_bytes);
+                }
+        }
+        if (p->containerd) {
+                cJSON *c = cJSON_AddObjectToObject(root, "containerd");
+                if (c) {
+                        cJSON_AddStringToObject(c, "source", p->containerd_source ? p->containerd_source : "");
+                        cJSON_AddStringToObject(c, "target", p->containerd_target ? p->containerd_target : "");
+                        cJSON_AddStringToObject(c, "config",
+                                                p->containerd_config_path ? p->containerd_config_path : "");
+                        if (p->containerd_config && p->containerd_config->existed)
+                                cJSON_AddStringToObject(c, "backup", p->containerd_backup_path);
+                        cJSON_AddNumberToObject(c, "allocated_bytes", (double) p->containerd_size.allocated_bytes);
+                        if (p->containerd_target_fs.fstype)
+                                cJSON_AddStringToObject(c, "target_mountpoint", p->containerd_target_fs.mountpoint);
                 }
         }
         cJSON *checks = cJSON_AddArrayToObject(root, "checks");
@@ -787,8 +878,11 @@ static int run_migrate(void) {
                 .on_copy_error = on_copy_error,
                 .on_copy_warning = on_copy_warning,
                 .on_difference = on_difference,
+                .on_tree = on_tree,
                 .progress = &progress.counters,
                 .userdata = &ctx,
+                .include_containerd = arg_include_containerd,
+                .containerd_root = arg_containerd_root,
         };
         MigrateResult result = {};
         _cleanup_(journal_freep) Journal *journal = NULL;
@@ -873,7 +967,13 @@ static int run_migrate(void) {
         fflush(stdout);
 
         take_over_signals();
-        copy_totals = &plan->source_size;
+        /* One progress line over both trees. */
+        TreeSize totals = plan->source_size;
+        if (plan->containerd) {
+                totals.entries += plan->containerd_size.entries;
+                totals.apparent_bytes += plan->containerd_size.apparent_bytes;
+        }
+        copy_totals = &totals;
         r = migrate_execute(plan, &opts, &result);
         progress_finish();
 
@@ -892,6 +992,17 @@ static int run_migrate(void) {
                         (double) result.copy_usec / 1e6, plan->source);
                 if (plan->config->existed)
                         fprintf(stderr, "The previous daemon.json is saved as %s.\n", plan->backup_path);
+                if (plan->containerd) {
+                        fprintf(stderr,
+                                "containerd now runs from %s (verified: %" PRIu64 " entries). Its old root %s was\n"
+                                "left untouched; 'cleanup' does not remove it: once you are satisfied, remove it by\n"
+                                "hand (after checking that %s names nothing below it any more).\n",
+                                plan->containerd_target, result.containerd_verify_stats.entries,
+                                plan->containerd_source, plan->containerd_config_path);
+                        if (plan->containerd_config->existed)
+                                fprintf(stderr, "The previous config.toml is saved as %s.\n",
+                                        plan->containerd_backup_path);
+                }
                 if (opts.add_mount_dependency)
                         fprintf(stderr, "docker.service now waits for %s to be mounted (%s).\n",
                                 plan->target_fs.mountpoint ? plan->target_fs.mountpoint : plan->target,
@@ -901,18 +1012,29 @@ static int run_migrate(void) {
                 fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
                         migrate_stage_to_string(result.failed_stage));
                 fprintf(stderr, "Docker runs on %s again; daemon.json is as it was; nothing was lost.\n"
-                                "To finish the move later, run the same command again: docker-dataroot migrate %s\n"
+                                "To finish the move later, run the same command again: "
+                                "docker-dataroot migrate %s%s%s%s\n"
                                 "To drop it instead: docker-dataroot rollback --remove-target\n",
-                        plan->source, plan->target);
+                        plan->source, plan->containerd ? "--include-containerd --containerd-root " : "",
+                        plan->containerd ? plan->containerd_target : "", plan->containerd ? " " : "", plan->target);
+                if (plan->containerd)
+                        fprintf(stderr, "containerd runs on %s again; config.toml is as it was.\n",
+                                plan->containerd_source);
                 exit_code = EXIT_ROLLED_BACK;
         } else if (result.outcome == MIGRATE_ROLLED_BACK) {
                 fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
                         migrate_stage_to_string(result.failed_stage));
                 fprintf(stderr, "Rolled back: Docker runs on %s again, daemon.json is as it was; nothing "
                                 "was lost.\n", plan->source);
+                if (plan->containerd)
+                        fprintf(stderr, "containerd runs on %s again; config.toml is as it was.\n",
+                                plan->containerd_source);
                 if (result.target_written)
                         fprintf(stderr, "The incomplete copy at %s was left in place; remove it before "
                                         "trying again.\n", plan->target);
+                if (result.target_written && plan->containerd)
+                        fprintf(stderr, "So was the copy of containerd's root at %s, if the copy got there.\n",
+                                plan->containerd_target);
                 exit_code = EXIT_ROLLED_BACK;
         } else {
                 fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
@@ -975,6 +1097,12 @@ typedef struct RecordedMigration {
         const char *config;
         const char *backup;
         bool config_existed;
+        /* containerd's part; containerd_source NULL when it did not move */
+        const char *containerd_source;
+        const char *containerd_target;
+        const char *containerd_config;
+        const char *containerd_backup;
+        bool containerd_config_existed;
 } RecordedMigration;
 
 static int load_recorded(const Journal *journal, bool need_config, RecordedMigration *ret) {
@@ -985,7 +1113,18 @@ static int load_recorded(const Journal *journal, bool need_config, RecordedMigra
                 .config = journal_get_string(journal, "config"),
                 .backup = journal_get_string(journal, "backup"),
                 .config_existed = journal_get_bool(journal, "config_existed"),
+                .containerd_source = journal_get_string(journal, "containerd_source"),
+                .containerd_target = journal_get_string(journal, "containerd_target"),
+                .containerd_config = journal_get_string(journal, "containerd_config"),
+                .containerd_backup = journal_get_string(journal, "containerd_backup"),
+                .containerd_config_existed = journal_get_bool(journal, "containerd_config_existed"),
         };
+        if (m.containerd_source && (!m.containerd_target || !m.containerd_config ||
+                                    (m.containerd_config_existed && !m.containerd_backup))) {
+                fprintf(stderr, "Failed to read '%s': a field of containerd's part is missing. Nothing was "
+                                "changed.\n", journal_path(journal));
+                return -EBADMSG;
+        }
         if (!m.outcome || !m.source || !m.target ||
             (need_config && (!m.config || (m.config_existed && !m.backup)))) {
                 fprintf(stderr, "Failed to read '%s': a field is missing. Nothing was changed.\n",
@@ -1049,6 +1188,31 @@ static int refuse_if_in_use(const char *doomed) {
         return 0;
 }
 
+/* Removes the copy a rolled back migration left at target. */
+static int remove_copy(const char *target, const char *source) {
+        struct stat st;
+        if (stat(target, &st) < 0 && errno == ENOENT) {
+                printf("%s does not exist; nothing to remove.\n", target);
+                return EXIT_DONE;
+        }
+        if (refuse_if_in_use(target) < 0 || refuse_if_entangled(target, source) < 0)
+                return EXIT_REFUSED;
+        RemoveStats stats = {};
+        fprintf(stderr, "==> removing the copy at %s\n", target);
+        int r = remove_tree(target, false, on_remove_error, (void *) target, &stats);
+        if (r == -ENOENT) {
+                printf("%s does not exist; nothing to remove.\n", target);
+                return EXIT_DONE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "Failed to remove '%s' completely: %s (%" PRIu64 " entries left, listed above).\n",
+                        target, strerror(-r), stats.errors);
+                return EXIT_ROLLED_BACK;
+        }
+        printf("Removed %" PRIu64 " entries of the copy at %s.\n", stats.entries, target);
+        return EXIT_DONE;
+}
+
 static int run_rollback(void) {
         _cleanup_(journal_freep) Journal *journal = NULL;
         RecordedMigration m;
@@ -1086,6 +1250,10 @@ static int run_rollback(void) {
                        "  restore %s%s, restart Docker on %s%s.\n",
                        source, target, outcome, config, existed ? " from its backup" : " (remove it: it did not exist)",
                        source, arg_remove_target ? ", then remove the copy at the target" : "");
+        if (m.containerd_source && !streq(outcome, "rolled-back"))
+                printf("  restore %s%s, restart containerd on %s%s.\n", m.containerd_config,
+                       m.containerd_config_existed ? " from its backup" : " (remove it: it did not exist)",
+                       m.containerd_source, arg_remove_target ? ", then remove the copy of its root" : "");
         if (finished)
                 printf("  Warning: whatever Docker wrote since the migration (images, containers, volume data)\n"
                        "  is in %s only and will not be visible after the rollback; it stays there.\n", target);
@@ -1103,8 +1271,18 @@ static int run_rollback(void) {
         }
         if (!streq(outcome, "rolled-back")) {
                 fprintf(stderr, "==> rollback: restoring %s and restarting Docker on %s\n", config, source);
+                ContainerdRestore containerd = {
+                        .config_path = m.containerd_config,
+                        .config_existed = m.containerd_config_existed,
+                        .backup_path = m.containerd_backup,
+                        .root = m.containerd_source,
+                        .moved_root = m.containerd_target,
+                };
+                if (m.containerd_source)
+                        fprintf(stderr, "==> rollback: restoring %s and restarting containerd on %s\n",
+                                m.containerd_config, m.containerd_source);
                 r = migrate_restore(bus, config, existed, backup, journal_get_string(journal, "mount_dropin"),
-                                    source, 0, &message);
+                                    source, m.containerd_source ? &containerd : NULL, 0, &message);
                 if (r < 0) {
                         (void) journal_finish(journal, "rollback-failed");
                         fprintf(stderr, "%s\n", message ? message : strerror(-r));
@@ -1116,33 +1294,25 @@ static int run_rollback(void) {
                                 journal_path(journal), strerror(-r));
         }
         printf("Docker runs on %s again.\n", source);
+        if (m.containerd_source)
+                printf("containerd runs on %s again.\n", m.containerd_source);
 
         if (!arg_remove_target) {
                 printf("The copy at %s was left in place; remove it with 'docker-dataroot rollback "
                        "--remove-target' or by hand.\n", target);
+                if (m.containerd_source)
+                        printf("So was the copy of containerd's root at %s.\n", m.containerd_target);
                 return EXIT_DONE;
         }
-        struct stat st;
-        if (stat(target, &st) < 0 && errno == ENOENT) {
-                printf("%s does not exist; nothing to remove.\n", target);
-                return EXIT_DONE;
-        }
-        if (refuse_if_in_use(target) < 0 || refuse_if_entangled(target, source) < 0)
+        r = remove_copy(target, source);
+        if (r != EXIT_DONE || !m.containerd_source)
+                return r;
+        if (migrate_containerd_uses(m.containerd_target, NULL) > 0) {
+                fprintf(stderr, "Refused: containerd holds files open below %s. Nothing more was removed.\n",
+                        m.containerd_target);
                 return EXIT_REFUSED;
-        RemoveStats stats = {};
-        fprintf(stderr, "==> removing the copy at %s\n", target);
-        r = remove_tree(target, false, on_remove_error, (void *) target, &stats);
-        if (r == -ENOENT) {
-                printf("%s does not exist; nothing to remove.\n", target);
-                return EXIT_DONE;
         }
-        if (r < 0) {
-                fprintf(stderr, "Failed to remove '%s' completely: %s (%" PRIu64 " entries left, listed above).\n",
-                        target, strerror(-r), stats.errors);
-                return EXIT_ROLLED_BACK;
-        }
-        printf("Removed %" PRIu64 " entries of the copy at %s.\n", stats.entries, target);
-        return EXIT_DONE;
+        return remove_copy(m.containerd_target, m.containerd_source);
 }
 
 static int run_cleanup(void) {
@@ -1215,6 +1385,9 @@ static int run_cleanup(void) {
                        "because it is a mount point.\n", source, stats.entries);
         else
                 printf("Removed the old data-root %s (%" PRIu64 " entries).\n", source, stats.entries);
+        if (m.containerd_source)
+                printf("containerd's old root %s was left in place: config.toml may still name paths below it. "
+                       "Remove it by hand once nothing uses it.\n", m.containerd_source);
         return EXIT_DONE;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -58,6 +59,13 @@ void migrate_plan_free(MigratePlan *p) {
         engine_info_free(p->engine);
         target_filesystem_done(&p->target_fs);
         check_list_done(&p->checks);
+        free(p->containerd_source);
+        free(p->containerd_target);
+        free(p->containerd_config_path);
+        free(p->containerd_config_real_path);
+        free(p->containerd_backup_path);
+        containerd_config_free(p->containerd_config);
+        target_filesystem_done(&p->containerd_target_fs);
         free(p);
 }
 
@@ -163,6 +171,29 @@ static int plan_journal(MigratePlan *p, const MigrateOptions *opts) {
                 return check_add(&p->checks, "pending-migration", CHECK_REFUSE, remedy,
                                  "an interrupted migration to %s (stopped during %s) is recorded in %s",
                                  pending ? pending : "?", stage ? stage : "?", journal_path(j));
+        }
+
+        /* Half of containerd's move cannot be dropped or added midway. */
+        const char *recorded_containerd = journal_get_string(j, "containerd_target");
+        _cleanup_free_ char *wanted_containerd = NULL;
+        if (opts->containerd_root && path_normalize_absolute(opts->containerd_root, &wanted_containerd) < 0)
+                wanted_containerd = NULL;
+        bool other_root = recorded_containerd && wanted_containerd && !streq(recorded_containerd, wanted_containerd);
+        if (!!recorded_containerd != opts->include_containerd || other_root) {
+                _cleanup_free_ char *remedy = strdup_printf(
+                        "Run it again as it was started: docker-dataroot migrate%s%s%s %s (or undo it with "
+                        "'docker-dataroot rollback').", recorded_containerd ? " --include-containerd" : "",
+                        recorded_containerd ? " --containerd-root " : "",
+                        recorded_containerd ? recorded_containerd : "", pending);
+                if (!remedy)
+                        return -ENOMEM;
+                if (other_root)
+                        return check_add(&p->checks, "pending-migration", CHECK_REFUSE, remedy,
+                                         "the interrupted migration to %s moves containerd's root to %s, not %s",
+                                         pending, recorded_containerd, wanted_containerd);
+                return check_add(&p->checks, "pending-migration", CHECK_REFUSE, remedy,
+                                 "the interrupted migration to %s was started %s --include-containerd", pending,
+                                 recorded_containerd ? "with" : "without");
         }
 
         p->resume = true;
@@ -392,17 +423,36 @@ static bool json_array_has_string(const cJSON *array, const char *needle) {
 }
 
 /* Installations where moving /var/lib/docker is the wrong fix. */
-static int plan_installation(MigratePlan *p) {
+static int plan_installation(MigratePlan *p, const MigrateOptions *opts) {
         const cJSON *raw = p->engine ? p->engine->raw : NULL;
         int r;
 
-        if (!raw)
-                return 0;
-        if (json_array_has_string(cJSON_GetObjectItemCaseSensitive(raw, "SecurityOptions"), "name=rootless"))
+        if (raw && json_array_has_string(cJSON_GetObjectItemCaseSensitive(raw, "SecurityOptions"), "name=rootless"))
                 return check_add(&p->checks, "docker-rootless", CHECK_REFUSE,
                                  "Rootless Docker keeps its data in ~/.local/share/docker; set \"data-root\" in "
                                  "~/.config/docker/daemon.json and restart the user's docker.service instead.",
                                  "the engine runs rootless");
+        /* A rootless install is invisible to the system engine's API: its
+         * user unit or its data give it away. */
+        _cleanup_free_ char *rootless = NULL;
+        r = checks_find_rootless(NULL, &rootless);
+        if (r < 0)
+                return r;
+        if (r > 0 && !p->engine)
+                return check_add(&p->checks, "docker-rootless", CHECK_REFUSE,
+                                 "rootless Docker: run dockerd-rootless's own procedure / set \"data-root\" in "
+                                 "~/.config/docker/daemon.json and restart the user's docker.service.",
+                                 "no system Docker engine answers, and %s belongs to a rootless Docker", rootless);
+        if (r > 0) {
+                r = check_add(&p->checks, "docker-rootless", CHECK_WARN,
+                              "Nothing to do for the system engine; move the rootless one with \"data-root\" in "
+                              "that user's ~/.config/docker/daemon.json if it needs room too.",
+                              "%s belongs to a rootless Docker; only the system engine is moved", rootless);
+                if (r < 0)
+                        return r;
+        }
+        if (!raw)
+                return 0;
         const cJSON *os = cJSON_GetObjectItemCaseSensitive(raw, "OperatingSystem");
         if (cJSON_IsString(os) && strstr(os->valuestring, "Docker Desktop"))
                 return check_add(&p->checks, "docker-desktop", CHECK_REFUSE,
@@ -416,12 +466,20 @@ static int plan_installation(MigratePlan *p) {
                 const cJSON *features = cJSON_GetObjectItemCaseSensitive(p->config->root, "features");
                 snapshotter = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(features, "containerd-snapshotter"));
         }
-        if (snapshotter)
+        if (snapshotter && !opts->include_containerd)
                 return check_add(&p->checks, "containerd-snapshotter", CHECK_REFUSE,
                                  "Images live under containerd's root (/var/lib/containerd), which \"data-root\" "
-                                 "does not move; move containerd's \"root\" in /etc/containerd/config.toml too, "
-                                 "or switch the image store off first.",
+                                 "does not move; add --include-containerd to move containerd's \"root\" (in "
+                                 "/etc/containerd/config.toml) too, or switch the image store off first.",
                                  "the engine uses the containerd image store");
+        if (opts->include_containerd) {
+                r = check_add(&p->checks, "containerd-snapshotter", CHECK_OK, NULL,
+                              snapshotter ? "the engine uses the containerd image store; containerd's root moves too"
+                                          : "the engine keeps its images in the data-root; containerd's root moves "
+                                            "too, as asked (--include-containerd)");
+                if (r < 0)
+                        return r;
+        }
 
         /* The engine's own word counts: dockerd keeps live-restore on after
          * the key left daemon.json, until it restarts. */
@@ -437,7 +495,8 @@ static int plan_installation(MigratePlan *p) {
                                  p->engine->containers_running);
 
         r = check_add(&p->checks, "installation", CHECK_OK, NULL,
-                      "system Docker managed by systemd, image store in the data-root");
+                      snapshotter ? "system Docker managed by systemd, image store under containerd's root"
+                                  : "system Docker managed by systemd, image store in the data-root");
         return r;
 }
 
@@ -468,11 +527,386 @@ static int plan_containers(MigratePlan *p) {
         return check_add(&p->checks, "running-containers", CHECK_OK, NULL, "no container is running");
 }
 
+/* ---- containerd's root (--include-containerd) ---- */
+
+int migrate_containerd_uses(const char *dir, pid_t *ret_pid) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r = procs_find_by_comm("/proc", "containerd", &pids, &n);
+        if (r < 0)
+                return r;
+
+        bool seen = false;
+        for (size_t i = 0; i < n; i++) {
+                /* A containerd in another PID namespace (a nested engine)
+                 * serves another root. */
+                if (procs_in_own_pid_namespace("/proc", pids[i]) <= 0)
+                        continue;
+                seen = true;
+                if (ret_pid)
+                        *ret_pid = pids[i];
+                char fd_dir[64];
+                snprintf(fd_dir, sizeof fd_dir, "/proc/%d/fd", (int) pids[i]);
+                _cleanup_closedir_ DIR *d = opendir(fd_dir);
+                if (!d)
+                        continue;
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        char link[PATH_MAX];
+                        ssize_t len = readlinkat(dirfd(d), de->d_name, link, sizeof link - 1);
+                        if (len <= 0)
+                                continue;
+                        link[len] = 0;
+                        if (link[0] == '/' && path_is_same_or_below(dir, link))
+                                return 1;
+                }
+        }
+        return seen ? 0 : -ESRCH;
+}
+
+/* Sets the status, evidence and remedy of the check already recorded as
+ * id: a later finding (e.g. nesting with Docker's own trees) overrides it. */
+_printf_(5, 6) static int override_check(CheckList *l, const char *id, CheckStatus status, const char *remedy,
+                                         const char *evidence_fmt, ...) {
+        CheckResult *c = NULL;
+        for (size_t i = 0; i < l->n; i++)
+                if (streq(l->items[i].id, id))
+                        c = &l->items[i];
+        if (!c)
+                return -ENOENT;
+
+        va_list ap;
+        char *evidence = NULL;
+        va_start(ap, evidence_fmt);
+        int r = vasprintf(&evidence, evidence_fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        char *remedy_copy = remedy ? strdup(remedy) : NULL;
+        if (remedy && !remedy_copy) {
+                free(evidence);
+                return -ENOMEM;
+        }
+        free(c->evidence);
+        free(c->remedy);
+        c->evidence = evidence;
+        c->remedy = remedy_copy;
+        c->status = status;
+        return 0;
+}
+
+/* containerd.service must run containerd, with no --root of its own; a
+ * --config flag names the config.toml to edit. */
+static int plan_containerd_service(MigratePlan *p, char **ret_config_from_flag) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *state = NULL, *root_flag = NULL;
+        char ***exec_start = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = units_get_active_state(bus, CONTAINERD_SERVICE, &state, &error);
+        if (r < 0)
+                return check_add(&p->checks, "containerd-service", CHECK_REFUSE,
+                                 "--include-containerd needs containerd run by systemd's containerd.service.",
+                                 "cannot read the state of %s: %s", CONTAINERD_SERVICE,
+                                 error.message ? error.message : strerror(-r));
+        /* The interrupted run may have stopped it. */
+        if (!streq(state, "active") && !p->resume)
+                return check_add(&p->checks, "containerd-service", CHECK_REFUSE,
+                                 "Start it (systemctl start containerd.service) or check that Docker really uses "
+                                 "it, then run again.",
+                                 "%s is %s, not active", CONTAINERD_SERVICE, state);
+
+        sd_bus_error_free(&error);
+        r = units_get_exec_start(bus, CONTAINERD_SERVICE, &exec_start, &error);
+        if (r < 0)
+                return check_add(&p->checks, "containerd-service", CHECK_REFUSE,
+                                 "Check containerd.service with 'systemctl cat containerd.service'.",
+                                 "cannot read ExecStart of %s: %s", CONTAINERD_SERVICE,
+                                 error.message ? error.message : strerror(-r));
+        r = 0;
+        for (size_t i = 0; exec_start && exec_start[i] && r >= 0; i++) {
+                if (!root_flag && containerd_find_root_flag(exec_start[i], &root_flag) < 0)
+                        r = -ENOMEM;
+                if (r >= 0 && !*ret_config_from_flag &&
+                    containerd_find_config_flag(exec_start[i], ret_config_from_flag) < 0)
+                        r = -ENOMEM;
+        }
+        units_exec_start_free(exec_start);
+        if (r < 0)
+                return r;
+        r = check_add(&p->checks, "containerd-service", CHECK_OK, NULL, "%s is %s", CONTAINERD_SERVICE, state);
+        if (r < 0)
+                return r;
+        if (root_flag)
+                return check_add(&p->checks, "containerd-root-flag", CHECK_REFUSE,
+                                 "Remove the --root flag from containerd.service (see 'systemctl cat "
+                                 "containerd.service' for the drop-in that adds it), run 'systemctl "
+                                 "daemon-reload', restart containerd, and run again: the root is then set in "
+                                 "config.toml, which the migration edits.",
+                                 "containerd.service runs containerd with '%s'", root_flag);
+        return check_add(&p->checks, "containerd-root-flag", CHECK_OK, NULL,
+                         "no --root flag in containerd.service");
+}
+
+static int plan_containerd_config(MigratePlan *p, const char *config_from_flag) {
+        ContainerdConfigError error = {};
+        int r;
+
+        p->containerd_config_path = strdup(config_from_flag ? config_from_flag : CONTAINERD_CONFIG_DEFAULT_PATH);
+        if (!p->containerd_config_path)
+                return -ENOMEM;
+        r = daemon_config_resolve_path(p->containerd_config_path, &p->containerd_config_real_path);
+        if (r < 0)
+                return check_add(&p->checks, "containerd-config", CHECK_REFUSE,
+                                 "Check the path of containerd's configuration.", "cannot resolve %s: %s",
+                                 p->containerd_config_path, strerror(-r));
+        p->containerd_backup_path = make_backup_path(p->containerd_config_real_path);
+        if (!p->containerd_backup_path)
+                return -ENOMEM;
+
+        r = containerd_config_load(p->containerd_config_path, &p->containerd_config, &error);
+        if (r == -EBADMSG)
+                return check_add(&p->checks, "containerd-config", CHECK_REFUSE,
+                                 "docker-dataroot edits only what it can read with certainty: set \"root\" in "
+                                 "that file by hand (stop Docker and containerd, copy the tree with "
+                                 "'docker-dataroot copy'), or simplify that line, and run again.",
+                                 "%s line %u: %s", p->containerd_config_path, error.line, error.message);
+        if (r < 0)
+                return check_add(&p->checks, "containerd-config", CHECK_REFUSE, "Check that the file is readable.",
+                                 "cannot read %s: %s", p->containerd_config_path, strerror(-r));
+
+        _cleanup_free_ char *import = NULL;
+        unsigned import_line = 0;
+        error = (ContainerdConfigError) {};
+        r = containerd_config_check_imports(p->containerd_config, p->containerd_config_real_path, &import,
+                                            &import_line, &error);
+        if (r < 0)
+                return r;
+        if (r > 0 && error.message[0])
+                return check_add(&p->checks, "containerd-config", CHECK_REFUSE,
+                                 "Simplify the imported file, or set \"root\" by hand.",
+                                 "%s imports %s, which cannot be read with certainty (line %u: %s)",
+                                 p->containerd_config_path, import, error.line, error.message);
+        if (r > 0)
+                return check_add(&p->checks, "containerd-config", CHECK_REFUSE,
+                                 "Set \"root\" only in the main config.toml, restart containerd, and run again.",
+                                 "%s imports %s, which sets \"root\" on line %u: an edit of the main file would "
+                                 "not take", p->containerd_config_path, import, import_line);
+
+        const ContainerdConfig *c = p->containerd_config;
+        if (!c->existed)
+                return check_add(&p->checks, "containerd-config", CHECK_OK, NULL,
+                                 "%s does not exist: containerd uses %s; it will be created with only \"root\"",
+                                 p->containerd_config_path, CONTAINERD_DEFAULT_ROOT);
+        if (!c->root)
+                return check_add(&p->checks, "containerd-config", CHECK_OK, NULL,
+                                 "%s sets no top-level \"root\": containerd uses %s; a \"root\" line will be added",
+                                 p->containerd_config_path, CONTAINERD_DEFAULT_ROOT);
+        return check_add(&p->checks, "containerd-config", CHECK_OK, NULL, "%s line %u: root = %s",
+                         p->containerd_config_path, c->root_line, c->root);
+}
+
+/* Where containerd runs from now. The running process is the truth, as
+ * the engine is for Docker: a root set some other way would make the edit
+ * of config.toml moot. */
+static int plan_containerd_source(MigratePlan *p, const MigrateOptions *opts) {
+        const char *configured = containerd_config_effective_root(p->containerd_config);
+        int r;
+
+        if (p->resume) {
+                const char *recorded = journal_get_string(opts->journal, "containerd_source");
+                const char *target = journal_get_string(opts->journal, "containerd_target");
+                if (!recorded || !target)
+                        return -EBADMSG;
+                p->containerd_source = strdup(recorded);
+                if (!p->containerd_source)
+                        return -ENOMEM;
+                if (!streq(configured, recorded) && !streq(configured, target))
+                        return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE,
+                                         "Run 'docker-dataroot rollback' and start over.",
+                                         "%s names %s, neither the recorded root %s nor the target %s",
+                                         p->containerd_config_path, configured, recorded, target);
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_OK, NULL,
+                                 "resuming the move of containerd's root %s", recorded);
+        }
+
+        _cleanup_free_ char *normalized = NULL;
+        if (path_normalize_absolute(configured, &normalized) < 0)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE,
+                                 "Name containerd's root as an absolute path without '..'.",
+                                 "containerd's root '%s' is not a plain absolute path", configured);
+        pid_t pid = 0;
+        r = migrate_containerd_uses(normalized, &pid);
+        if (r == -ESRCH)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE,
+                                 "Start containerd.service, then run again.", "no containerd process runs");
+        if (r < 0)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE,
+                                 "Run as root.", "cannot look at containerd's open files: %s", strerror(-r));
+        if (r == 0)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE,
+                                 "Find what sets containerd's root (a flag, an imported file), remove it, restart "
+                                 "containerd, and run again.",
+                                 "containerd (pid %d) holds no file open below %s, the root %s names",
+                                 (int) pid, normalized, p->containerd_config_path);
+        p->containerd_source = TAKE_PTR(normalized);
+        return check_add(&p->checks, "containerd-root-consistent", CHECK_OK, NULL,
+                         "containerd (pid %d) runs from %s", (int) pid, p->containerd_source);
+}
+
+/* The new root: named by --containerd-root, else "containerd" next to the
+ * target, so both land on the same (new) filesystem. */
+static int plan_containerd_target(MigratePlan *p, const MigrateOptions *opts) {
+        _cleanup_free_ char *wanted = NULL;
+        int r;
+
+        if (p->resume)
+                wanted = strdup(journal_get_string(opts->journal, "containerd_target"));
+        else if (opts->containerd_root)
+                wanted = strdup(opts->containerd_root);
+        else {
+                const char *slash = strrchr(p->target, '/');
+                wanted = slash == p->target ? strdup("/containerd")
+                                            : strdup_printf("%.*s/containerd", (int) (slash - p->target), p->target);
+        }
+        if (!wanted)
+                return -ENOMEM;
+
+        p->checks.id_prefix = "containerd-";
+        r = checks_target_path(&p->checks, wanted, p->containerd_source, &p->containerd_target);
+        p->checks.id_prefix = NULL;
+        if (r < 0 || !p->containerd_target)
+                return r;
+
+        const char *t = p->containerd_target, *clash = NULL;
+        if (path_is_same_or_below(p->source, t) || path_is_same_or_below(t, p->source))
+                clash = p->source;
+        else if (path_is_same_or_below(p->target, t) || path_is_same_or_below(t, p->target))
+                clash = p->target;
+        if (clash) {
+                r = override_check(&p->checks, "containerd-target-nesting", CHECK_REFUSE,
+                                   "Choose containerd's new root apart from Docker's trees (--containerd-root DIR).",
+                                   "%s and %s are nested: containerd's root and Docker's data-root must be apart",
+                                   t, clash);
+                if (r < 0)
+                        return r;
+        }
+        if (!containerd_config_root_is_plain(t)) {
+                r = check_add(&p->checks, "containerd-config", CHECK_REFUSE,
+                              "Choose a path without quotes, backslashes or control characters.",
+                              "%s cannot be written into config.toml without escapes", t);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int plan_containerd_other_paths(MigratePlan *p) {
+        if (!p->containerd_config || !p->containerd_source)
+                return 0;
+        unsigned line = containerd_config_line_naming(p->containerd_config, p->containerd_source);
+        if (line == 0)
+                return 0;
+        return check_add(&p->checks, "containerd-other-paths", CHECK_WARN,
+                         "They are left as they are (plugins such as \"opt\" keep using the old tree); change "
+                         "them by hand if they should move too, and keep the old root while they point there.",
+                         "%s line %u names a path below %s besides \"root\"", p->containerd_config_path, line,
+                         p->containerd_source);
+}
+
+/* Everything about containerd but its target's filesystem, which is
+ * checked together with Docker's (they may share the space). */
+static int plan_containerd(MigratePlan *p, const MigrateOptions *opts) {
+        _cleanup_free_ char *config_from_flag = NULL;
+        int r;
+
+        if (!opts->include_containerd)
+                return 0;
+        p->containerd = true;
+
+        r = plan_containerd_service(p, &config_from_flag);
+        if (r < 0)
+                return r;
+        const CheckResult *service = check_list_find(&p->checks, "containerd-service");
+        if (service && service->status == CHECK_REFUSE)
+                return 0;
+        if (p->resume && journal_get_string(opts->journal, "containerd_config")) {
+                /* the recorded real path: a resumed run edits the same file */
+                free(config_from_flag);
+                config_from_flag = strdup(journal_get_string(opts->journal, "containerd_config"));
+                if (!config_from_flag)
+                        return -ENOMEM;
+        }
+        r = plan_containerd_config(p, config_from_flag);
+        if (r < 0 || !p->containerd_config)
+                return r;
+        r = plan_containerd_source(p, opts);
+        if (r < 0 || !p->containerd_source)
+                return r;
+        r = plan_containerd_other_paths(p);
+        if (r < 0)
+                return r;
+        if (p->target) {
+                r = plan_containerd_target(p, opts);
+                if (r < 0)
+                        return r;
+        }
+
+        r = tree_size(p->containerd_source, &p->containerd_size);
+        if (r < 0)
+                return check_add(&p->checks, "containerd-source-readable", CHECK_REFUSE,
+                                 "Run as root; check containerd's root with 'ls -la'.", "cannot size %s: %s",
+                                 p->containerd_source, strerror(-r));
+        char buf[32];
+        return check_add(&p->checks, "containerd-source-readable", CHECK_OK, NULL,
+                         "%s: %" PRIu64 " entries, %s allocated", p->containerd_source, p->containerd_size.entries,
+                         format_bytes(p->containerd_size.allocated_bytes, buf, sizeof buf));
+}
+
+/* 1 when the two targets will land on the same filesystem. */
+static int targets_share_filesystem(const char *a, const char *b) {
+        _cleanup_free_ char *ancestor_a = NULL, *ancestor_b = NULL;
+        if (path_existing_ancestor(a, &ancestor_a) < 0 || path_existing_ancestor(b, &ancestor_b) < 0)
+                return 0;
+        return mounts_same_filesystem(ancestor_a, ancestor_b) > 0;
+}
+
+static int plan_containerd_filesystem(MigratePlan *p, const MigrateOptions *opts, uint64_t needed_bytes,
+                                      uint64_t needed_inodes) {
+        int r;
+
+        p->checks.id_prefix = "containerd-";
+        r = checks_target_filesystem(&p->checks, p->containerd_target, opts->mountinfo_path, needed_bytes,
+                                     needed_inodes, &p->containerd_target_fs);
+        if (r >= 0 && p->containerd_target_fs.mountpoint)
+                r = checks_boot_mount(&p->checks, p->containerd_target_fs.mountpoint, NULL);
+        p->checks.id_prefix = NULL;
+        if (r < 0)
+                return r;
+
+        const CheckResult *mounted = check_list_find(&p->checks, "containerd-target-mounted");
+        if (!opts->containerd_root && !p->resume && mounted && mounted->status == CHECK_REFUSE &&
+            strstr(mounted->evidence, "root filesystem")) {
+                _cleanup_free_ char *evidence = strdup(mounted->evidence);
+                if (!evidence)
+                        return -ENOMEM;
+                return override_check(&p->checks, "containerd-target-mounted", CHECK_REFUSE,
+                                      "The default place for containerd's root, next to TARGET, is on the root "
+                                      "filesystem: name a directory on the new filesystem with --containerd-root "
+                                      "DIR.", "%s", evidence);
+        }
+        return 0;
+}
+
 /* The interrupted run's partial copy is what a resume completes. */
 static void accept_partial_copy(CheckList *l) {
         for (size_t i = 0; i < l->n; i++) {
                 CheckResult *c = &l->items[i];
-                if (!streq(c->id, "target-empty") || c->status != CHECK_REFUSE || !strstr(c->evidence, "not empty"))
+                if ((!streq(c->id, "target-empty") && !streq(c->id, "containerd-target-empty")) ||
+                    c->status != CHECK_REFUSE || !strstr(c->evidence, "not empty"))
                         continue;
                 char *evidence = strdup("holds the partial copy of the interrupted migration; it will be completed");
                 if (!evidence)
@@ -529,7 +963,7 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
         r = plan_consistency(p);
         if (r < 0)
                 return r;
-        r = plan_installation(p);
+        r = plan_installation(p, opts);
         if (r < 0)
                 return r;
 
@@ -558,17 +992,37 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
         r = plan_source(p);
         if (r < 0)
                 return r;
+        r = plan_containerd(p, opts);
+        if (r < 0)
+                return r;
+        if (p->resume)
+                accept_partial_copy(&p->checks);
+
+        /* A resumed copy needs room only for what is still missing. */
+        TreeSize done = {}, containerd_done = {};
+        if (p->resume && p->target)
+                (void) tree_size(p->target, &done);
+        if (p->resume && p->containerd_target)
+                (void) tree_size(p->containerd_target, &containerd_done);
+        uint64_t bytes = p->source_size.allocated_bytes, inodes = p->source_size.inodes;
+        bytes = bytes > done.allocated_bytes ? bytes - done.allocated_bytes : 0;
+        inodes = inodes > done.inodes ? inodes - done.inodes : 0;
+        uint64_t containerd_bytes = p->containerd_size.allocated_bytes, containerd_inodes = p->containerd_size.inodes;
+        containerd_bytes = containerd_bytes > containerd_done.allocated_bytes
+                                   ? containerd_bytes - containerd_done.allocated_bytes : 0;
+        containerd_inodes = containerd_inodes > containerd_done.inodes ? containerd_inodes - containerd_done.inodes : 0;
+        /* Two trees bound for one filesystem need room for both. */
+        if (p->target && p->containerd_target && targets_share_filesystem(p->target, p->containerd_target)) {
+                bytes += containerd_bytes;
+                inodes += containerd_inodes;
+                containerd_bytes = bytes;
+                containerd_inodes = inodes;
+        }
+
         /* Through a symlink the filesystem checks would describe the link's
          * filesystem, not the data's: one refusal is enough. */
         const CheckResult *symlink_check = check_list_find(&p->checks, "target-symlink");
         if (p->target && !(symlink_check && symlink_check->status == CHECK_REFUSE)) {
-                /* A resumed copy needs room only for what is still missing. */
-                TreeSize done = {};
-                if (p->resume)
-                        (void) tree_size(p->target, &done);
-                uint64_t bytes = p->source_size.allocated_bytes, inodes = p->source_size.inodes;
-                bytes = bytes > done.allocated_bytes ? bytes - done.allocated_bytes : 0;
-                inodes = inodes > done.inodes ? inodes - done.inodes : 0;
                 r = checks_target_filesystem(&p->checks, p->target, opts->mountinfo_path, bytes, inodes,
                                              &p->target_fs);
                 if (r < 0)
@@ -578,6 +1032,12 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
                         if (r < 0)
                                 return r;
                 }
+        }
+        const CheckResult *containerd_symlink = check_list_find(&p->checks, "containerd-target-symlink");
+        if (p->containerd_target && !(containerd_symlink && containerd_symlink->status == CHECK_REFUSE)) {
+                r = plan_containerd_filesystem(p, opts, containerd_bytes, containerd_inodes);
+                if (r < 0)
+                        return r;
         }
         if (p->target && p->source) {
                 r = checks_selinux(&p->checks, NULL, p->source, p->target);
@@ -608,6 +1068,7 @@ typedef struct Run {
         bool docker_stopped;
         bool config_existed;          /* before the migration touched it */
         bool mount_dropin_written;
+        bool containerd_config_existed; /* before the migration touched it */
         /* The copy completed one an interrupted run left: after a power cut
          * its files may have the right size and times but lost data. */
         bool copy_resumed;
@@ -666,13 +1127,15 @@ static bool already_done(const Run *run, MigrateStage stage) {
                journal_is_completed(run->opts->journal, migrate_stage_to_string(stage));
 }
 
-static int wait_for_no_dockerd(void) {
+/* comm names what must be gone: "dockerd", "containerd", or the shims
+ * ("containerd-shim" is what the kernel keeps of containerd-shim-runc-v2). */
+static int wait_for_no_process(const char *comm) {
         uint64_t deadline = now_usec() + DOCKERD_EXIT_TIMEOUT_USEC;
 
         for (;;) {
                 _cleanup_free_ pid_t *pids = NULL;
                 size_t n = 0;
-                int r = procs_find_by_comm("/proc", "dockerd", &pids, &n);
+                int r = procs_find_by_comm("/proc", comm, &pids, &n);
                 if (r < 0)
                         return r;
                 /* A dockerd in another PID namespace (Docker in Docker, a
@@ -692,11 +1155,63 @@ static int wait_for_no_dockerd(void) {
         }
 }
 
+static int wait_for_no_dockerd(void) {
+        return wait_for_no_process("dockerd");
+}
+
+static const char *const containerd_units[] = { CONTAINERD_SERVICE, NULL };
+
+/* After Docker: containerd must not write to its root during the copy, and
+ * its shims (containers outside Docker) must be gone too. */
+static int stop_containerd(Run *run) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *state = NULL;
+        int r;
+
+        r = units_stop(run->bus, containerd_units, UNIT_JOB_TIMEOUT_USEC, &error);
+        if (r < 0)
+                return fail(run, STAGE_STOP, r, "Failed to stop containerd: %s",
+                            error.message ? error.message : strerror(-r));
+        sd_bus_error_free(&error);
+        r = units_get_active_state(run->bus, CONTAINERD_SERVICE, &state, &error);
+        if (r < 0)
+                return fail(run, STAGE_STOP, r, "Failed to read the state of %s: %s", CONTAINERD_SERVICE,
+                            error.message ? error.message : strerror(-r));
+        if (!streq(state, "inactive") && !streq(state, "failed"))
+                return fail(run, STAGE_STOP, -EBUSY, "%s is still %s after the stop job finished",
+                            CONTAINERD_SERVICE, state);
+        r = wait_for_no_process("containerd");
+        if (r == -EBUSY)
+                return fail(run, STAGE_STOP, r,
+                            "a containerd process is still running outside containerd.service; stop it first");
+        if (r >= 0)
+                r = wait_for_no_process("containerd-shim");
+        if (r == -EBUSY)
+                return fail(run, STAGE_STOP, r,
+                            "containerd-shim processes still run after Docker and containerd stopped: containers "
+                            "outside Docker (ctr, nerdctl, Kubernetes) use containerd's root; stop them first");
+        if (r < 0)
+                return fail(run, STAGE_STOP, r, "Failed to scan /proc for containerd: %s", strerror(-r));
+
+        _cleanup_free_ char *leftover = NULL;
+        r = checks_mounts_below(run->opts->mountinfo_path, run->plan->containerd_source, &leftover);
+        if (r < 0)
+                return fail(run, STAGE_STOP, r, "Failed to read the mount table: %s", strerror(-r));
+        if (r > 0)
+                return fail(run, STAGE_STOP, -EBUSY,
+                            "%d mount(s) remain below %s after containerd stopped (first: %s); a copy would "
+                            "read through them. Unmount them (umount) and run again",
+                            r, run->plan->containerd_source, leftover);
+        return 0;
+}
+
 static int stage_stop(Run *run) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        announce(run->opts, STAGE_STOP, "stopping docker.socket and docker.service");
+        announce(run->opts, STAGE_STOP, run->plan->containerd
+                                                ? "stopping docker.socket, docker.service, then containerd.service"
+                                                : "stopping docker.socket and docker.service");
         r = units_stop(run->bus, docker_units_stop_order, UNIT_JOB_TIMEOUT_USEC, &error);
         /* From here on Docker may be down: every failure path starts it again. */
         run->docker_stopped = true;
@@ -732,6 +1247,8 @@ static int stage_stop(Run *run) {
                             "%d mount(s) remain below %s after Docker stopped (first: %s); a copy would "
                             "read through them. Unmount them (umount) and run again",
                             r, run->plan->source, leftover);
+        if (run->plan->containerd)
+                return stop_containerd(run);
         return 0;
 }
 
@@ -745,6 +1262,40 @@ static int mkdir_parents(const char *path) {
                         return negative_errno();
                 *slash = '/';
         }
+        return 0;
+}
+
+static void announce_tree(const Run *run, const char *src_root) {
+        if (run->opts->on_tree)
+                run->opts->on_tree(src_root, run->opts->userdata);
+}
+
+static int copy_containerd(Run *run, const CopyOptions *copy_opts) {
+        MigratePlan *p = run->plan;
+        int r;
+
+        if (p->recopy) {
+                RemoveStats removed = {};
+                r = remove_tree(p->containerd_target, true, NULL, NULL, &removed);
+                if (r < 0 && r != -ENOENT)
+                        return fail(run, STAGE_COPY, r, "Failed to clear the stale copy at '%s': %s",
+                                    p->containerd_target, strerror(-r));
+        }
+        r = mkdir_parents(p->containerd_target);
+        if (r < 0)
+                return fail(run, STAGE_COPY, r, "Failed to create the parents of '%s': %s", p->containerd_target,
+                            strerror(-r));
+        announce_tree(run, p->containerd_source);
+        uint64_t start = now_usec();
+        r = copy_tree(p->containerd_source, p->containerd_target, copy_opts, &run->result->containerd_copy_stats);
+        run->result->copy_usec += now_usec() - start;
+        announce_tree(run, p->source);
+        if (r == -ECANCELED)
+                return fail(run, STAGE_COPY, r, "Interrupted during the copy of containerd's root");
+        if (r < 0)
+                return fail(run, STAGE_COPY, r, "Failed to copy '%s' to '%s': %s (%" PRIu64 " entries failed)",
+                            p->containerd_source, p->containerd_target, strerror(-r),
+                            run->result->containerd_copy_stats.errors);
         return 0;
 }
 
@@ -802,6 +1353,13 @@ static int stage_copy(Run *run) {
                 return fail(run, STAGE_COPY, r, "Failed to copy '%s' to '%s': %s (%" PRIu64 " entries failed)",
                             run->plan->source, run->plan->target, strerror(-r),
                             run->result->copy_stats.errors);
+        if (run->plan->containerd) {
+                if (cancelled(run))
+                        return fail(run, STAGE_COPY, -ECANCELED, "Interrupted during the copy");
+                r = copy_containerd(run, &copy_opts);
+                if (r < 0)
+                        return r;
+        }
         return journal_step(run, STAGE_COPY, true);
 }
 
@@ -832,6 +1390,22 @@ static int stage_verify(Run *run) {
         if (run->result->verify_stats.differences > 0)
                 return fail(run, STAGE_VERIFY, -EIO, "the copy differs from the source in %" PRIu64 " place(s)",
                             run->result->verify_stats.differences);
+        if (run->plan->containerd) {
+                MigratePlan *p = run->plan;
+                announce_tree(run, p->containerd_source);
+                r = verify_trees(p->containerd_source, p->containerd_target, &verify_opts,
+                                 &run->result->containerd_verify_stats);
+                announce_tree(run, p->source);
+                if (r == -ECANCELED)
+                        return fail(run, STAGE_VERIFY, r, "Interrupted during the verification");
+                if (r < 0)
+                        return fail(run, STAGE_VERIFY, r, "Failed to compare '%s' with '%s': %s",
+                                    p->containerd_source, p->containerd_target, strerror(-r));
+                if (run->result->containerd_verify_stats.differences > 0)
+                        return fail(run, STAGE_VERIFY, -EIO,
+                                    "the copy of containerd's root differs from the source in %" PRIu64 " place(s)",
+                                    run->result->containerd_verify_stats.differences);
+        }
         return journal_step(run, STAGE_VERIFY, true);
 }
 
@@ -881,15 +1455,59 @@ static int add_mount_dropin(Run *run) {
         return 0;
 }
 
+/* config.toml gets the new root. Read again first: an edit made during the
+ * copy is kept, as long as the file can still be read with certainty. */
+static int configure_containerd(Run *run) {
+        MigratePlan *p = run->plan;
+        _cleanup_(containerd_config_freep) ContainerdConfig *fresh = NULL;
+        ContainerdConfigError error = {};
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        r = containerd_config_load(p->containerd_config_path, &fresh, &error);
+        if (r == -EBADMSG)
+                return fail(run, STAGE_CONFIGURE, r, "%s changed during the copy and can no longer be edited "
+                            "safely (line %u: %s)", p->containerd_config_path, error.line, error.message);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to read '%s' again: %s", p->containerd_config_path,
+                            strerror(-r));
+        containerd_config_free(p->containerd_config);
+        p->containerd_config = TAKE_PTR(fresh);
+
+        /* The first backup stays the original: a resumed run finds its own. */
+        if (run->containerd_config_existed && (!p->resume || access(p->containerd_backup_path, F_OK) < 0)) {
+                r = containerd_config_write_backup(p->containerd_config, p->containerd_backup_path);
+                if (r < 0)
+                        return fail(run, STAGE_CONFIGURE, r, "Failed to write backup '%s': %s",
+                                    p->containerd_backup_path, strerror(-r));
+        }
+        r = containerd_config_with_root(p->containerd_config, p->containerd_target, &text, &size);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to prepare the new '%s': %s",
+                            p->containerd_config_real_path, strerror(-r));
+        r = containerd_config_write(p->containerd_config, p->containerd_config_real_path, text, size);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", p->containerd_config_real_path,
+                            strerror(-r));
+        return 0;
+}
+
 static int stage_configure(Run *run) {
         MigratePlan *p = run->plan;
         _cleanup_free_ char *text = NULL;
         int r;
 
-        announce(run->opts, STAGE_CONFIGURE, p->config_real_path);
+        announce(run->opts, STAGE_CONFIGURE, p->containerd ? p->containerd_config_real_path : p->config_real_path);
         r = journal_step(run, STAGE_CONFIGURE, false);
         if (r < 0)
                 return r;
+        if (p->containerd) {
+                r = configure_containerd(run);
+                if (r < 0)
+                        return r;
+                announce(run->opts, STAGE_CONFIGURE, p->config_real_path);
+        }
 
         /* The copy may have taken hours: an edit made to daemon.json meanwhile
          * is kept (merged into, and backed up) rather than overwritten. */
@@ -955,16 +1573,59 @@ static int wait_engine(uint64_t timeout_usec, EngineInfo **ret) {
         return engine_wait_info(socket_path, timeout_usec ? timeout_usec : DEFAULT_START_TIMEOUT_USEC, ret);
 }
 
+/* containerd.service's start job ends once containerd is ready (Type=notify),
+ * its metadata database open: it must be open below want, and nothing
+ * below avoid. */
+static int wait_containerd_root(const char *want, const char *avoid, char **ret_message) {
+        uint64_t deadline = now_usec() + DOCKERD_EXIT_TIMEOUT_USEC;
+        pid_t pid = 0;
+        int uses_want, uses_avoid;
+
+        for (;;) {
+                uses_want = migrate_containerd_uses(want, &pid);
+                uses_avoid = uses_want > 0 && avoid ? migrate_containerd_uses(avoid, &pid) : 0;
+                if (uses_want > 0 && uses_avoid == 0)
+                        return 0;
+                if (now_usec() > deadline)
+                        break;
+                usleep(200 * 1000);
+        }
+        if (uses_want == -ESRCH)
+                *ret_message = strdup("no containerd process runs after containerd.service started");
+        else if (uses_want <= 0)
+                *ret_message = strdup_printf("containerd (pid %d) holds no file open below %s", (int) pid, want);
+        else
+                *ret_message = strdup_printf("containerd (pid %d) still holds files open below %s", (int) pid, avoid);
+        return uses_want < 0 ? uses_want : -EIO;
+}
+
+static int start_containerd(sd_bus *bus, sd_bus_error *error) {
+        return units_start(bus, containerd_units, UNIT_JOB_TIMEOUT_USEC, error);
+}
+
 static int stage_start_and_confirm(Run *run) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         MigratePlan *p = run->plan;
         EngineInfo *after;
         int r;
 
-        announce(run->opts, STAGE_START, "starting docker.socket and docker.service");
+        announce(run->opts, STAGE_START, p->containerd ? "starting containerd.service, then docker.socket and "
+                                                         "docker.service"
+                                                       : "starting docker.socket and docker.service");
         r = journal_step(run, STAGE_START, false);
         if (r < 0)
                 return r;
+        if (p->containerd) {
+                _cleanup_free_ char *message = NULL;
+                r = start_containerd(run->bus, &error);
+                if (r < 0)
+                        return fail(run, STAGE_START, r, "Failed to start containerd on the new root: %s",
+                                    error.message ? error.message : strerror(-r));
+                r = wait_containerd_root(p->containerd_target, p->containerd_source, &message);
+                if (r < 0)
+                        return fail(run, STAGE_START, r, "containerd does not run from %s: %s", p->containerd_target,
+                                    message ? message : strerror(-r));
+        }
         r = start_docker(run->bus, &error);
         if (r < 0)
                 return fail(run, STAGE_START, r, "Failed to start Docker on the new data-root: %s",
@@ -1026,8 +1687,8 @@ static int restore_config(const char *config_path, bool config_existed, const ch
 }
 
 int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, const char *backup_path,
-                    const char *mount_dropin, const char *source, uint64_t start_timeout_usec,
-                    char **ret_message) {
+                    const char *mount_dropin, const char *source, const ContainerdRestore *containerd,
+                    uint64_t start_timeout_usec, char **ret_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(engine_info_freep) EngineInfo *info = NULL;
         int r;
@@ -1058,11 +1719,52 @@ int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, c
                 return r;
         }
 
+        if (containerd) {
+                r = restore_config(containerd->config_path, containerd->config_existed, containerd->backup_path);
+                if (r < 0) {
+                        *ret_message = strdup_printf(
+                                "Failed to restore '%s': %s. Docker and containerd are stopped. Restore it by "
+                                "hand: cp -p '%s' '%s' && systemctl start containerd.service docker.socket "
+                                "docker.service", containerd->config_path, strerror(-r),
+                                containerd->backup_path ? containerd->backup_path : "(backup)",
+                                containerd->config_path);
+                        return r;
+                }
+        }
+
         /* Docker may be half up on the target; stop it so it rereads the
          * restored file. */
         r = units_stop(bus, docker_units_stop_order, UNIT_JOB_TIMEOUT_USEC, &error);
         if (r >= 0)
                 r = wait_for_no_dockerd();
+        /* containerd too, after Docker, and back before Docker. */
+        if (r >= 0 && containerd) {
+                sd_bus_error_free(&error);
+                r = units_stop(bus, containerd_units, UNIT_JOB_TIMEOUT_USEC, &error);
+                if (r >= 0)
+                        r = wait_for_no_process("containerd");
+                if (r >= 0) {
+                        sd_bus_error_free(&error);
+                        r = start_containerd(bus, &error);
+                }
+                if (r < 0) {
+                        *ret_message = strdup_printf(
+                                "config.toml and daemon.json are restored, but containerd could not be restarted: "
+                                "%s. Run: systemctl restart containerd.service; systemctl start docker.socket "
+                                "docker.service; journalctl -u containerd.service",
+                                error.message ? error.message : strerror(-r));
+                        return r;
+                }
+                _cleanup_free_ char *message = NULL;
+                r = wait_containerd_root(containerd->root, containerd->moved_root, &message);
+                if (r < 0) {
+                        *ret_message = strdup_printf(
+                                "config.toml is restored and containerd.service started, but containerd does not "
+                                "run from %s: %s. Docker is stopped. Check %s.", containerd->root,
+                                message ? message : strerror(-r), containerd->config_path);
+                        return r;
+                }
+        }
         if (r >= 0) {
                 sd_bus_error_free(&error);
                 r = start_docker(bus, &error);
@@ -1104,8 +1806,16 @@ static int rollback(Run *run) {
         const char *dropin = run->mount_dropin_written ? MOUNT_DROPIN_PATH
                              : run->opts->journal ? journal_get_string(run->opts->journal, "mount_dropin")
                                                   : NULL;
+        ContainerdRestore containerd = {
+                .config_path = p->containerd_config_real_path,
+                .config_existed = run->containerd_config_existed,
+                .backup_path = run->containerd_config_existed ? p->containerd_backup_path : NULL,
+                .root = p->containerd_source,
+                .moved_root = p->containerd_target,
+        };
         int r = migrate_restore(run->bus, p->config_real_path, run->config_existed, p->backup_path, dropin,
-                                p->source, run->opts->start_timeout_usec, &run->result->rollback_message);
+                                p->source, p->containerd ? &containerd : NULL, run->opts->start_timeout_usec,
+                                &run->result->rollback_message);
         if (r >= 0)
                 run->result->config_changed = false;
         return r;
@@ -1141,6 +1851,19 @@ int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult
                 free(plan->backup_path);
                 plan->backup_path = backup;
         }
+        if (plan->containerd) {
+                if (!plan->containerd_source || !plan->containerd_target || !plan->containerd_config)
+                        return -EINVAL;
+                run.containerd_config_existed = plan->resume && j ? journal_get_bool(j, "containerd_config_existed")
+                                                                  : plan->containerd_config->existed;
+                if (plan->resume && j && journal_get_string(j, "containerd_backup")) {
+                        char *backup = strdup(journal_get_string(j, "containerd_backup"));
+                        if (!backup)
+                                return -ENOMEM;
+                        free(plan->containerd_backup_path);
+                        plan->containerd_backup_path = backup;
+                }
+        }
 
         if (j && !plan->resume) {
                 JournalStart start = {
@@ -1153,6 +1876,14 @@ int migrate_execute(MigratePlan *plan, const MigrateOptions *opts, MigrateResult
                         .images = plan->engine->images,
                         .containers = plan->engine->containers,
                 };
+                if (plan->containerd) {
+                        start.containerd_source = plan->containerd_source;
+                        start.containerd_target = plan->containerd_target;
+                        start.containerd_config_path = plan->containerd_config_real_path;
+                        start.containerd_config_existed = plan->containerd_config->existed;
+                        start.containerd_backup_path = plan->containerd_config->existed ? plan->containerd_backup_path
+                                                                                        : NULL;
+                }
                 r = journal_begin(j, &start);
                 if (r < 0) {
                         fail(&run, STAGE_CHECK, r, "Failed to write the state file '%s': %s", journal_path(j),

@@ -274,8 +274,61 @@ static void test_selinux(void) {
         ASSERT_EQ(l.n, 0);
 }
 
+static void test_id_prefix(void) {
+        CheckList l = {};
+        ASSERT_OK(check_add(&l, "target-empty", CHECK_REFUSE, "r", "docker's"));
+        l.id_prefix = "containerd-";
+        ASSERT_OK(checks_target_path(&l, "relative", "/var/lib/containerd", &(char *) { NULL }));
+        l.id_prefix = NULL;
+        ASSERT_EQ(status_of(&l, "containerd-target-absolute"), CHECK_REFUSE);
+        ASSERT_TRUE(check_list_find(&l, "target-absolute") == NULL);
+        ASSERT_STREQ(check_list_find(&l, "target-empty")->evidence, "docker's");
+        check_list_done(&l);
+}
+
+static void test_rootless(void) {
+        _cleanup_free_ char *top = in_tmp("rootless");
+        _cleanup_free_ char *path = NULL;
+
+        ASSERT_TRUE(mkdir(top, 0755) == 0);
+        ASSERT_EQ(checks_find_rootless(top, &path), 0);
+        ASSERT_TRUE(path == NULL);
+
+        /* a user with other dot files and an empty home is not rootless Docker */
+        _cleanup_free_ char *cmd = strdup_printf(
+                "mkdir -p '%1$s/home/alice/.config/systemd/user' '%1$s/home/bob/.local/share' '%1$s/root'", top);
+        ASSERT_TRUE(cmd && system(cmd) == 0);
+        ASSERT_EQ(checks_find_rootless(top, &path), 0);
+
+        _cleanup_free_ char *data = strdup_printf("%s/home/bob/.local/share/docker", top);
+        ASSERT_TRUE(mkdir(data, 0700) == 0);
+        ASSERT_EQ(checks_find_rootless(top, &path), 1);
+        ASSERT_STREQ(path, data);
+        free(TAKE_PTR(path));
+        ASSERT_TRUE(rmdir(data) == 0);
+
+        _cleanup_free_ char *unit = strdup_printf("%s/home/alice/.config/systemd/user/docker.service", top);
+        int fd = open(unit, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        ASSERT_EQ(checks_find_rootless(top, &path), 1);
+        ASSERT_STREQ(path, unit);
+        free(TAKE_PTR(path));
+        ASSERT_TRUE(unlink(unit) == 0);
+
+        /* the system-wide user unit, even without any home */
+        _cleanup_free_ char *etc = strdup_printf("mkdir -p '%1$s/etc/systemd/user' && "
+                                                 "ln -s /nonexistent '%1$s/etc/systemd/user/docker.service'", top);
+        ASSERT_TRUE(etc && system(etc) == 0);
+        ASSERT_EQ(checks_find_rootless(top, &path), 1);
+        ASSERT_TRUE(strstr(path, "/etc/systemd/user/docker.service") != NULL);
+}
+
 int main(void) {
         ASSERT_TRUE(mkdtemp(tmp));
+
+        test_id_prefix();
+        test_rootless();
 
         test_target_path_ok();
         test_target_relative();

@@ -64,6 +64,44 @@ static void test_record_and_reload(const char *dir) {
         ASSERT_EQ(st.st_mode & 07777, 0700);
 }
 
+/* containerd's part is recorded only when it moves too. */
+static void test_containerd_fields(const char *dir) {
+        _cleanup_(journal_freep) Journal *j = NULL;
+        JournalStart start = {
+                .source = "/var/lib/docker",
+                .target = "/srv/docker",
+                .config_path = "/etc/docker/daemon.json",
+                .driver = "overlay2",
+        };
+
+        ASSERT_OK(journal_open(dir, false, &j));
+        ASSERT_OK(journal_begin(j, &start));
+        ASSERT_TRUE(journal_get_string(j, "containerd_source") == NULL);
+        ASSERT_FALSE(journal_get_bool(j, "containerd_config_existed"));
+
+        start.containerd_source = "/var/lib/containerd";
+        start.containerd_target = "/srv/containerd";
+        start.containerd_config_path = "/etc/containerd/config.toml";
+        start.containerd_config_existed = true;
+        start.containerd_backup_path = "/etc/containerd/config.toml.bak";
+        ASSERT_OK(journal_begin(j, &start));
+        journal_free(TAKE_PTR(j));
+
+        ASSERT_OK(journal_open(dir, false, &j));
+        ASSERT_STREQ(journal_get_string(j, "containerd_source"), "/var/lib/containerd");
+        ASSERT_STREQ(journal_get_string(j, "containerd_target"), "/srv/containerd");
+        ASSERT_STREQ(journal_get_string(j, "containerd_config"), "/etc/containerd/config.toml");
+        ASSERT_TRUE(journal_get_bool(j, "containerd_config_existed"));
+        ASSERT_STREQ(journal_get_string(j, "containerd_backup"), "/etc/containerd/config.toml.bak");
+
+        /* a config.toml that did not exist has no backup */
+        start.containerd_config_existed = false;
+        start.containerd_backup_path = NULL;
+        ASSERT_OK(journal_begin(j, &start));
+        ASSERT_TRUE(journal_get_string(j, "containerd_backup") == NULL);
+        ASSERT_FALSE(journal_get_bool(j, "containerd_config_existed"));
+}
+
 static void test_corrupt_state(const char *dir) {
         _cleanup_free_ char *state = strdup_printf("%s/state.json", dir);
         FILE *f = fopen(state, "we");
@@ -81,6 +119,7 @@ int main(void) {
         _cleanup_free_ char *dir = strdup_printf("%s/state", tmp);
 
         test_record_and_reload(dir);
+        test_containerd_fields(dir);
         test_corrupt_state(dir);
 
         _cleanup_free_ char *cmd = strdup_printf("rm -rf '%s'", tmp);

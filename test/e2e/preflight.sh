@@ -5,7 +5,8 @@
 # real inside the harness (a tmpfs or read-only target, mount options,
 # drop-ins read back by systemd, /etc/default/docker, broken daemon.json
 # files, a snap unit, live-restore reloaded into dockerd, a running
-# container, /etc/fstab), then `migrate --dry-run --json` (and, for a
+# container, /etc/fstab, a rootless Docker's user unit and data), then
+# `migrate --dry-run --json` (and, for a
 # refusal, `migrate --yes --json` too) must report the check's status with
 # the right exit code, the document must match docs/plan-json.md, and
 # nothing may change: dockerd not even restarted, daemon.json byte for byte,
@@ -329,6 +330,46 @@ expect "snap.docker.dockerd.service active" docker-snap refused 3
 inside systemctl stop snap.docker.dockerd.service
 inside rm /etc/systemd/system/snap.docker.dockerd.service
 daemon_reload
+
+# ---- rootless Docker: found by its user unit or its data ----
+ROOTLESS_HOME=/home/ddr-e2e-rootless
+ROOTLESS_UNIT=$ROOTLESS_HOME/.config/systemd/user/docker.service
+inside mkdir -p "$(dirname "$ROOTLESS_UNIT")" || e2e_die "cannot make $ROOTLESS_HOME"
+printf '[Unit]\nDescription=rootless dockerd (docker-dataroot e2e)\n[Service]\nExecStart=/usr/bin/dockerd-rootless.sh\n' |
+        write_inside "$ROOTLESS_UNIT"
+expect "a user's rootless docker.service next to the system engine" docker-rootless warning 0
+check "a user's rootless docker.service: the evidence names the unit" \
+        grep -qF "$ROOTLESS_UNIT" <<< "$(check_evidence docker-rootless)"
+check "a user's rootless docker.service: only the system engine is moved" \
+        grep -q "only the system engine is moved" <<< "$(check_evidence docker-rootless)"
+inside rm -r "$ROOTLESS_HOME"
+root_local_existed=0
+inside test -e /root/.local && root_local_existed=1
+inside mkdir -p /root/.local/share/docker || e2e_die "cannot make /root/.local/share/docker"
+expect "rootless data in /root/.local/share/docker" docker-rootless warning 0
+# Without the system engine, only the rootless one is there: refused.
+inside systemctl stop docker.socket docker.service || e2e_die "cannot stop Docker"
+ddr_json migrate --dry-run --json "$TARGET"
+check_eq "rootless Docker without a system engine: exit 3" 3 "$DDR_RC"
+check_eq "rootless Docker without a system engine: docker-rootless is refused" refused "$(check_status docker-rootless)"
+check "rootless Docker without a system engine: the remedy names dockerd-rootless" \
+        grep -q "dockerd-rootless" <<< "$(json_get '[.checks[] | select(.id == "docker-rootless") | .remedy] | first')"
+valid_plan "rootless Docker without a system engine"
+check "rootless Docker without a system engine: Docker was not started" \
+        test "$(inside systemctl is-active docker.service)" != active
+check "rootless Docker without a system engine: $TARGET not created" absent_inside "$TARGET"
+if [ "$root_local_existed" = 1 ]; then
+        inside rmdir /root/.local/share/docker
+else
+        inside rm -r /root/.local
+fi
+reset_docker_start_limit
+inside systemctl start docker.socket docker.service || e2e_die "cannot start Docker again"
+wait_docker 60 || e2e_die "docker does not answer after the restart"
+wait_running "$LIVE_CONTAINER" 60 || e2e_die "$LIVE_CONTAINER does not run again"
+identity=$(dockerd_identity)
+expect "no rootless Docker left" installation ok 0
+check_eq "no rootless Docker left: no docker-rootless check" absent "$(check_status docker-rootless)"
 
 # ---- a refused target path: the document still describes the filesystem ----
 inside mkdir "$TARGET" && inside sh -c "echo keep > $TARGET/precious.txt" || e2e_die "cannot fill $TARGET"

@@ -1,0 +1,259 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# --include-containerd against the real thing: Debian's containerd.service
+# under the harness's systemd, with an image imported into containerd's own
+# store (content, snapshots, metadata) next to Docker's data. dockerd 20.10
+# has no containerd image store, but the refusal keys off daemon.json's
+# features.containerd-snapshotter, which 20.10 accepts and ignores: it is set
+# and Docker restarted on it first.
+#
+# Proves: without the flag, exit 3 and nothing changed; a config.toml defect
+# and a --root flag in containerd.service are refused with their evidence,
+# nothing changed; with --include-containerd --yes, exit 0, config.toml
+# holds the new root and every other byte, containerd runs from the new root
+# (its open meta.db) and still lists its image, the old containerd tree is
+# unchanged, Docker runs on TARGET with its containers; then rollback --yes
+# puts config.toml back byte for byte and both daemons back on their old
+# roots.
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+e2e_init containerd
+command -v ctr >/dev/null || e2e_skip "ctr (package containerd) is not installed"
+e2e_up
+T=$E2E_TMP
+CONFIG=/etc/containerd/config.toml
+OLD_ROOT=/var/lib/containerd
+NEW_ROOT=$HARNESS_TARGET_MNT/containerd
+CTR_NS=ddr-e2e
+
+write_inside() { inside sh -c 'cat > "$1"' sh "$1"; }
+daemon_reload() { inside systemctl daemon-reload || e2e_die "systemctl daemon-reload failed"; }
+
+containerd_identity() {
+        inside systemctl show -p MainPID -p ExecMainStartTimestampMonotonic --value containerd.service |
+                tr '\n' ' '
+}
+
+# containerd_runs_from DIR: containerd's metadata database is open below DIR.
+containerd_runs_from() {
+        local pid
+        pid=$(inside systemctl show -p MainPID --value containerd.service)
+        [ -n "$pid" ] && [ "$pid" != 0 ] || return 1
+        inside sh -c 'ls -l /proc/$1/fd' sh "$pid" 2>/dev/null |
+                grep -qF -- "-> $1/io.containerd.metadata.v1.bolt/meta.db"
+}
+
+# containerd_holds_below DIR: any of containerd's open files lies below DIR.
+containerd_holds_below() {
+        local pid
+        pid=$(inside systemctl show -p MainPID --value containerd.service)
+        inside sh -c 'ls -l /proc/$1/fd' sh "$pid" 2>/dev/null | grep -qF -- "-> $1/"
+}
+containerd_holds_nothing_below() { ! containerd_holds_below "$1"; }
+
+ctr_images() { inside ctr -n "$CTR_NS" images ls -q 2>/dev/null | sort; }
+ctr_content() { inside ctr -n "$CTR_NS" content ls -q 2>/dev/null | sort; }
+
+# ---- usage errors: exit 2, before anything is read ----
+for args in "status --include-containerd" "rollback --yes --include-containerd" "cleanup --yes --include-containerd" \
+        "copy --include-containerd /a /b" "status --containerd-root /srv/c"; do
+        # shellcheck disable=SC2086 # the words are separate arguments on purpose
+        ddr $args
+        check_eq "$args: exit 2" 2 "$DDR_RC"
+        check "$args: the message says the option does not apply" grep -q "does not apply to" <<< "$DDR_OUTPUT"
+done
+ddr migrate --dry-run --containerd-root /srv/c "$TARGET"
+check_eq "--containerd-root without --include-containerd: exit 2" 2 "$DDR_RC"
+check "--containerd-root without --include-containerd: the message says so" \
+        grep -q -- "--containerd-root needs --include-containerd" <<< "$DDR_OUTPUT"
+ddr migrate --dry-run --include-containerd --containerd-root srv/c "$TARGET"
+check_eq "a relative --containerd-root: exit 2" 2 "$DDR_RC"
+check "a relative --containerd-root: the message says so" grep -q "Invalid --containerd-root" <<< "$DDR_OUTPUT"
+
+e2e_log "creating the data to migrate"
+create_test_data
+live_container_ids
+inside ls "$CONFIG" >/dev/null 2>&1 || e2e_die "$CONFIG does not exist in the harness"
+inside cat "$CONFIG" > "$T/config.toml.orig" || e2e_die "cannot read $CONFIG"
+check_eq "config.toml has no top-level root (the default applies)" "" \
+        "$(sed '/^\[/,$d' "$T/config.toml.orig" | grep -E '^[[:space:]]*root[[:space:]]*=')"
+
+# containerd's own store gets real content: the test image, unpacked.
+docker save "$TEST_IMAGE" > "$T/image.tar" || e2e_die "docker save failed"
+inside ctr -n "$CTR_NS" images import - < "$T/image.tar" > "$T/import.log" 2>&1 || {
+        sed 's/^/#   /' "$T/import.log"
+        e2e_die "ctr images import failed"
+}
+ctr_images > "$T/ctr-images.before"
+ctr_content > "$T/ctr-content.before"
+[ -s "$T/ctr-images.before" ] || e2e_die "containerd lists no image after the import"
+[ -s "$T/ctr-content.before" ] || e2e_die "containerd lists no content after the import"
+config_mode=$(inside stat -c %a "$CONFIG")
+inside find "$OLD_ROOT" -path '*io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs' | grep -q . ||
+        e2e_die "the import left no snapshot in $OLD_ROOT"
+
+# The image store switch, for real: dockerd 20.10 must still start on it.
+inside cat /etc/docker/daemon.json > "$T/daemon.json.orig" || e2e_die "cannot read daemon.json"
+jq '. + { "features": { "containerd-snapshotter": true } }' "$T/daemon.json.orig" > "$T/daemon.json.snap"
+write_inside /etc/docker/daemon.json < "$T/daemon.json.snap"
+inside systemctl restart docker.service || e2e_die "dockerd 20.10 does not start with features.containerd-snapshotter"
+reset_docker_start_limit
+wait_docker 60 || e2e_die "docker does not answer after the restart"
+wait_running "$LIVE_CONTAINER" 60 || e2e_die "$LIVE_CONTAINER does not run again"
+check "dockerd 20.10 runs with features.containerd-snapshotter" docker_answers
+check "containerd runs from $OLD_ROOT" containerd_runs_from "$OLD_ROOT"
+
+images_before=$(docker_info Images)
+containers_before=$(docker_info Containers)
+docker start -a "$APP_CONTAINER" > "$T/app.before" 2>&1 || e2e_die "app container run failed"
+
+# nothing_changed WHAT: Docker, containerd, both configs and the target
+# filesystem are as they were before the case.
+snapshot_state() {
+        docker_identity_before=$(dockerd_identity)
+        containerd_identity_before=$(containerd_identity)
+        inside cat "$CONFIG" > "$T/case.config.toml"
+        inside cat /etc/docker/daemon.json > "$T/case.daemon.json"
+        manifest "$HARNESS_TARGET_MNT" "$T/case.target.before"
+}
+nothing_changed() {
+        check_eq "$1: dockerd not restarted" "$docker_identity_before" "$(dockerd_identity)"
+        check_eq "$1: containerd not restarted" "$containerd_identity_before" "$(containerd_identity)"
+        inside cat "$CONFIG" > "$T/case.config.toml.now"
+        check_same_file "$1: config.toml byte for byte" "$T/case.config.toml" "$T/case.config.toml.now"
+        inside cat /etc/docker/daemon.json > "$T/case.daemon.json.now"
+        check_same_file "$1: daemon.json byte for byte" "$T/case.daemon.json" "$T/case.daemon.json.now"
+        manifest "$HARNESS_TARGET_MNT" "$T/case.target.now"
+        check_same_file "$1: target filesystem untouched" "$T/case.target.before" "$T/case.target.now"
+        check "$1: $TARGET not created" absent_inside "$TARGET"
+        check "$1: $NEW_ROOT not created" absent_inside "$NEW_ROOT"
+}
+
+# ---- without the flag: refused ----
+snapshot_state
+ddr_json migrate --yes --json "$TARGET"
+check_eq "without --include-containerd: exit 3" 3 "$DDR_RC"
+check_eq "without --include-containerd: containerd-snapshotter refused" refused "$(check_status containerd-snapshotter)"
+check "without --include-containerd: the remedy names the flag" \
+        grep -q -- --include-containerd <<< "$(json_get '.checks[] | select(.id == "containerd-snapshotter") | .remedy')"
+nothing_changed "without --include-containerd"
+
+# ---- the plan ----
+snapshot_state
+ddr_json migrate --dry-run --json --include-containerd "$TARGET"
+check_eq "dry run with --include-containerd: exit 0" 0 "$DDR_RC"
+check_eq "dry run: containerd.source" "$OLD_ROOT" "$(json_get .containerd.source)"
+check_eq "dry run: containerd.target is next to TARGET" "$NEW_ROOT" "$(json_get .containerd.target)"
+check_eq "dry run: containerd.config" "$CONFIG" "$(json_get .containerd.config)"
+check_eq "dry run: containerd-snapshotter ok" ok "$(check_status containerd-snapshotter)"
+check_eq "dry run: containerd-root-consistent ok" ok "$(check_status containerd-root-consistent)"
+check_eq "dry run: containerd-target-mounted ok" ok "$(check_status containerd-target-mounted)"
+check_eq "dry run: containerd-target-overlay-support ok" ok "$(check_status containerd-target-overlay-support)"
+if grep -q "$OLD_ROOT/" "$T/config.toml.orig"; then
+        check_eq "dry run: config.toml's other path below the old root is warned about" warning \
+                "$(check_status containerd-other-paths)"
+fi
+nothing_changed "dry run with --include-containerd"
+
+# ---- a default on the root filesystem is refused with a remedy ----
+snapshot_state
+ddr_json migrate --dry-run --json --include-containerd "$HARNESS_TARGET_MNT"
+check_eq "TARGET at the top of the filesystem: exit 3" 3 "$DDR_RC"
+check_eq "containerd's default next to it (/mnt/containerd) is on the root filesystem: refused" refused \
+        "$(check_status containerd-target-mounted)"
+check "... the remedy names --containerd-root" \
+        grep -q -- --containerd-root <<< "$(json_get '.checks[] | select(.id == "containerd-target-mounted") | .remedy')"
+nothing_changed "default containerd root on the root filesystem"
+
+# ---- a config.toml it cannot read with certainty ----
+{ printf 'version = 2\ndisabled_plugins = [\n  "cri",\n]\n'; sed -n '/^\[/,$p' "$T/config.toml.orig"; } > "$T/config.toml.defect"
+write_inside "$CONFIG" < "$T/config.toml.defect"
+snapshot_state
+ddr_json migrate --yes --json --include-containerd "$TARGET"
+check_eq "config.toml with a multi-line array: exit 3" 3 "$DDR_RC"
+check_eq "config.toml with a multi-line array: containerd-config refused" refused "$(check_status containerd-config)"
+check "config.toml with a multi-line array: the evidence names line 2" \
+        grep -q "$CONFIG line 2: " <<< "$(check_evidence containerd-config)"
+nothing_changed "config.toml defect"
+write_inside "$CONFIG" < "$T/config.toml.orig"
+
+# ---- --root in containerd.service ----
+CDROPIN=/etc/systemd/system/containerd.service.d/10-root.conf
+inside mkdir -p /etc/systemd/system/containerd.service.d || e2e_die "cannot make the drop-in directory"
+printf '[Service]\nExecStart=\nExecStart=/usr/bin/containerd --root %s\n' "$OLD_ROOT" | write_inside "$CDROPIN"
+daemon_reload
+snapshot_state
+ddr_json migrate --yes --json --include-containerd "$TARGET"
+check_eq "--root in containerd.service: exit 3" 3 "$DDR_RC"
+check_eq "--root in containerd.service: containerd-root-flag refused" refused "$(check_status containerd-root-flag)"
+check "--root in containerd.service: the evidence names the flag" \
+        grep -qF -- "'--root $OLD_ROOT'" <<< "$(check_evidence containerd-root-flag)"
+nothing_changed "--root in containerd.service"
+inside rm "$CDROPIN"
+daemon_reload
+
+# ---- the migration ----
+# A running container's task directory and records are containerd's own to
+# remove when Docker stops the container (measured: meta.db and
+# io.containerd.runtime.v2.task/moby change then). With the container
+# stopped beforehand only the tool could change the old tree. Its restart
+# policy (always) starts it again with the daemon.
+docker stop -t 5 "$LIVE_CONTAINER" >/dev/null || e2e_die "docker stop $LIVE_CONTAINER failed"
+manifest "$OLD_ROOT" "$T/containerd.before"
+manifest "$HARNESS_DATAROOT" "$T/source.before"
+ddr migrate --yes --include-containerd "$TARGET"
+check_eq "migrate --yes --include-containerd exits 0" 0 "$DDR_RC"
+check "docker answers after the migration" wait_docker 60
+check_eq "DockerRootDir is the target" "$TARGET" "$(docker_info DockerRootDir)"
+check_eq "same number of images" "$images_before" "$(docker_info Images)"
+check_eq "same number of containers" "$containers_before" "$(docker_info Containers)"
+check "the --restart always container runs again" wait_running "$LIVE_CONTAINER" 60
+docker start -a "$APP_CONTAINER" > "$T/app.after" 2>&1
+check_same_file "the app container reads its data as before" "$T/app.before" "$T/app.after"
+
+check "containerd runs from $NEW_ROOT (its meta.db is open there)" containerd_runs_from "$NEW_ROOT"
+check "containerd holds nothing open below $OLD_ROOT" containerd_holds_nothing_below "$OLD_ROOT"
+ctr_images > "$T/ctr-images.after"
+check_same_file "containerd lists its image from the new root" "$T/ctr-images.before" "$T/ctr-images.after"
+ctr_content > "$T/ctr-content.after"
+check_same_file "containerd lists the image's content from the new root" \
+        "$T/ctr-content.before" "$T/ctr-content.after"
+
+inside cat "$CONFIG" > "$T/config.toml.after"
+check_eq "config.toml has one root line, naming the new root" "root = \"$NEW_ROOT\"" \
+        "$(grep -E '^[[:space:]]*root[[:space:]]*=' "$T/config.toml.after")"
+grep -vxF "root = \"$NEW_ROOT\"" "$T/config.toml.after" > "$T/config.toml.after-minus-root"
+check_same_file "config.toml kept every other byte" "$T/config.toml.orig" "$T/config.toml.after-minus-root"
+backup=
+for f in $(inside find /etc/containerd -maxdepth 1 -type f -name 'config.toml.docker-dataroot-*.bak'); do
+        [ "$(sha_inside "$f")" = "$(sha256sum < "$T/config.toml.orig" | awk '{ print $1 }')" ] && backup=$f
+done
+check "a byte-identical backup of config.toml lies next to it (${backup:-none})" test -n "$backup"
+check_eq "config.toml's mode is kept" "$config_mode" "$(inside stat -c %a "$CONFIG")"
+
+manifest "$OLD_ROOT" "$T/containerd.after"
+check_same_file "the old containerd tree is unchanged" "$T/containerd.before" "$T/containerd.after"
+ddr verify --content "$OLD_ROOT/io.containerd.content.v1.content" "$NEW_ROOT/io.containerd.content.v1.content"
+check_eq "the copied content store is equal (verify --content)" 0 "$DDR_RC"
+manifest "$HARNESS_DATAROOT" "$T/source.after"
+stable_view stop "$T/source.before" > "$T/source.before.stable"
+stable_view stop "$T/source.after" > "$T/source.after.stable"
+check_same_file "the old Docker tree is unchanged" "$T/source.before.stable" "$T/source.after.stable"
+
+# ---- rollback puts both back ----
+ddr rollback --yes
+check_eq "rollback --yes exits 0" 0 "$DDR_RC"
+check "docker answers after the rollback" wait_docker 60
+check_eq "DockerRootDir is the old one again" "$HARNESS_DATAROOT" "$(docker_info DockerRootDir)"
+inside cat "$CONFIG" > "$T/config.toml.rolled-back"
+check_same_file "rollback restores config.toml byte for byte" "$T/config.toml.orig" "$T/config.toml.rolled-back"
+check "containerd runs from $OLD_ROOT again" containerd_runs_from "$OLD_ROOT"
+check "containerd holds nothing open below $NEW_ROOT" containerd_holds_nothing_below "$NEW_ROOT"
+ctr_images > "$T/ctr-images.rolled-back"
+check_same_file "containerd lists its image on the old root" "$T/ctr-images.before" "$T/ctr-images.rolled-back"
+check "the --restart always container runs after the rollback" wait_running "$LIVE_CONTAINER" 60
+check "the copy of containerd's root is left in place" inside test -d "$NEW_ROOT/io.containerd.content.v1.content"
+
+e2e_finish
