@@ -298,9 +298,11 @@ static int check_overlay_support(CheckList *l, const char *ancestor, const Mount
                                  "cannot create a probe directory in %s: %s", ancestor, strerror(-r));
         if (!d_type)
                 return check_add(l, "target-overlay-support", CHECK_REFUSE,
-                                 "Re-create the filesystem with d_type support (mkfs.xfs -n ftype=1) or use ext4.",
-                                 "%s (%s) returns no file types in directory entries (xfs ftype=0?); "
-                                 "overlay2 cannot work on it", mount->mountpoint, mount->fstype);
+                                 "Re-create the filesystem with d_type support (xfs: mkfs.xfs -n ftype=1; "
+                                 "ext4: keep its default filetype feature).",
+                                 "%s (%s) gives no file type (d_type) in directory entries (xfs ftype=0, or "
+                                 "ext4 without filetype); overlay2 cannot work on it",
+                                 mount->mountpoint, mount->fstype);
         if (!trusted)
                 return check_add(l, "target-overlay-support", CHECK_REFUSE,
                                  "Use a filesystem with trusted.* extended attributes (ext4, xfs, btrfs).",

@@ -53,6 +53,21 @@ containerd_holds_below() {
 }
 containerd_holds_nothing_below() { ! containerd_holds_below "$1"; }
 
+# containerd removes a stopped container's task and records a moment after
+# docker stop returns; the old tree is listed once that has settled (no
+# change for 2 s), so that only the tool could change it afterwards.
+containerd_tree_settled() {
+        local last= now tries=0
+        while [ "$tries" -lt 30 ]; do
+                now=$(inside find "$OLD_ROOT" -printf '%T@ %s %p\n' 2>/dev/null | sort | sha256sum)
+                [ "$now" = "$last" ] && return 0
+                last=$now
+                tries=$((tries + 1))
+                sleep 2
+        done
+        return 1
+}
+
 ctr_images() { inside ctr -n "$CTR_NS" images ls -q 2>/dev/null | sort; }
 ctr_content() { inside ctr -n "$CTR_NS" content ls -q 2>/dev/null | sort; }
 
@@ -201,6 +216,7 @@ daemon_reload
 # stopped beforehand only the tool could change the old tree. Its restart
 # policy (always) starts it again with the daemon.
 docker stop -t 5 "$LIVE_CONTAINER" >/dev/null || e2e_die "docker stop $LIVE_CONTAINER failed"
+containerd_tree_settled || e2e_die "containerd's tree keeps changing with no container running"
 manifest "$OLD_ROOT" "$T/containerd.before"
 manifest "$HARNESS_DATAROOT" "$T/source.before"
 ddr migrate --yes --include-containerd "$TARGET"
@@ -255,5 +271,65 @@ ctr_images > "$T/ctr-images.rolled-back"
 check_same_file "containerd lists its image on the old root" "$T/ctr-images.before" "$T/ctr-images.rolled-back"
 check "the --restart always container runs after the rollback" wait_running "$LIVE_CONTAINER" 60
 check "the copy of containerd's root is left in place" inside test -d "$NEW_ROOT/io.containerd.content.v1.content"
+
+# ---- killed at the steps where containerd's part changes state ----
+# After each SIGKILL (a) migrate again finishes the move, or (b) rollback
+# --remove-target undoes it; either way both daemons run, config.toml is
+# the original or names the new root, and the old containerd tree is as
+# before. complete:stop: both daemons stopped, nothing copied;
+# complete:copy: both trees copied, no config changed; complete:configure:
+# both configs name the new roots, nothing started; enter:start and
+# complete:start: between the restarts and before the confirmation.
+inside rm -rf "$TARGET" "$NEW_ROOT"
+sha_orig=$(sha256sum < "$T/config.toml.orig" | awk '{ print $1 }')
+config_is_original_or_moved() {
+        inside cat "$CONFIG" > "$T/config.toml.now"
+        cmp -s "$T/config.toml.orig" "$T/config.toml.now" && return 0
+        grep -vxF "root = \"$NEW_ROOT\"" "$T/config.toml.now" | cmp -s - "$T/config.toml.orig"
+}
+index=0
+for point in complete:stop complete:copy complete:configure enter:start complete:start; do
+        reset_docker_start_limit
+        docker stop -t 5 "$LIVE_CONTAINER" >/dev/null 2>&1
+        containerd_tree_settled || e2e_die "$point: containerd's tree keeps changing with no container running"
+        manifest "$OLD_ROOT" "$T/containerd.before"
+        ddr_env DOCKER_DATAROOT_TEST_CRASH_AT="$point" migrate --yes --include-containerd "$TARGET"
+        check_eq "$point: the tool died there (SIGKILL, exit 137)" 137 "$DDR_RC"
+        check "$point: config.toml is the original or the original plus the new root" config_is_original_or_moved
+        manifest "$OLD_ROOT" "$T/containerd.now"
+        check_same_file "$point: the old containerd tree is unchanged by the crash" \
+                "$T/containerd.before" "$T/containerd.now"
+        reset_docker_start_limit
+        if [ $((index % 2)) = 0 ]; then
+                ddr migrate --yes --include-containerd "$TARGET"
+                check_eq "$point (a): migrate again exits 0" 0 "$DDR_RC"
+                check "$point (a): it resumed" grep -q 'resuming the interrupted migration' <<< "$DDR_OUTPUT"
+                check_eq "$point (a): DockerRootDir is the target" "$TARGET" "$(docker_info DockerRootDir)"
+                check "$point (a): containerd runs from $NEW_ROOT" containerd_runs_from "$NEW_ROOT"
+                ctr_images > "$T/ctr-images.now"
+                check_same_file "$point (a): containerd lists its image" "$T/ctr-images.before" "$T/ctr-images.now"
+                check_eq "$point (a): config.toml has the new root" "root = \"$NEW_ROOT\"" \
+                        "$(inside grep -E '^[[:space:]]*root[[:space:]]*=' "$CONFIG")"
+                check "$point (a): the --restart always container runs" wait_running "$LIVE_CONTAINER" 60
+                reset_docker_start_limit
+                ddr rollback --yes
+                check_eq "$point (a): rollback after it exits 0" 0 "$DDR_RC"
+                inside rm -rf "$TARGET" "$NEW_ROOT"
+        else
+                ddr rollback --yes --remove-target
+                check_eq "$point (b): rollback --remove-target exits 0" 0 "$DDR_RC"
+                check "$point (b): both copies are gone" absent_inside "$NEW_ROOT"
+                check "$point (b): ... Docker's too" absent_inside "$TARGET"
+        fi
+        check "$point: docker answers" wait_docker 60
+        check_eq "$point: DockerRootDir is the old one" "$HARNESS_DATAROOT" "$(docker_info DockerRootDir)"
+        inside cat "$CONFIG" > "$T/config.toml.now"
+        check_same_file "$point: config.toml is byte for byte the original" "$T/config.toml.orig" "$T/config.toml.now"
+        check "$point: containerd runs from $OLD_ROOT" containerd_runs_from "$OLD_ROOT"
+        ctr_images > "$T/ctr-images.now"
+        check_same_file "$point: containerd lists its image on the old root" "$T/ctr-images.before" "$T/ctr-images.now"
+        index=$((index + 1))
+done
+[ "$(sha256sum < "$T/config.toml.now" | awk '{ print $1 }')" = "$sha_orig" ] || e2e_not_ok "config.toml differs at the end"
 
 e2e_finish

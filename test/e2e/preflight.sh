@@ -14,11 +14,11 @@
 # instances: through a symlinked daemon.json (xfs), and from a daemon.json
 # with the obsolete "graph" key to btrfs.
 #
-# Not covered: xfs with ftype=0 (no d_type, which overlay2 needs, so
-# target-overlay-support must refuse it). mkfs.xfs makes ftype=0 only as a
-# V4 filesystem (-m crc=0), and this kernel is built without V4 support: it
-# cannot be mounted here, so there is nothing real to test against. This
-# is a limit of the test machine, not a skip.
+# xfs with ftype=0 (no d_type, which overlay2 needs, so
+# target-overlay-support must refuse it) cannot be made here: mkfs.xfs makes
+# ftype=0 only as a V4 filesystem (-m crc=0), which this kernel no longer
+# mounts. The third instance makes the same condition for real with an ext4
+# formatted without its filetype feature, whose readdir gives no d_type.
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -475,6 +475,22 @@ check_eq "daemon.json kept every other key and value, in order" \
 check_eq "\"data-root\" took the place of \"graph\"" \
         "$(jq -c 'keys_unsorted | map(if . == "graph" then "data-root" else . end)' "$T/daemon.json.graph")" \
         "$(jq -c keys_unsorted "$T/daemon.json.after")"
+
+e2e_down
+
+# ================= instance 3: a target filesystem without d_type =================
+# ext4 made without its filetype feature: readdir returns DT_UNKNOWN, the
+# condition that makes xfs ftype=0 unfit for overlay2 (see the top).
+HARNESS_TARGET_FS=ext4-nodtype
+export HARNESS_TARGET_FS
+e2e_up
+identity=$(dockerd_identity)
+check "ext4 without filetype: the harness target lacks the filetype feature" \
+        eval '! dumpe2fs -h "$HARNESS_DIR/disks/target.img" 2>/dev/null | grep -q "^Filesystem features:.*\bfiletype\b"'
+check "ext4 without filetype: dumpe2fs reads the harness target" \
+        eval 'dumpe2fs -h "$HARNESS_DIR/disks/target.img" 2>/dev/null | grep -q "^Filesystem features:"'
+expect "target without d_type (ext4 -O ^filetype)" target-overlay-support refused 3
+check "target without d_type: the evidence names d_type" grep -q "d_type" <<< "$(check_evidence target-overlay-support)"
 
 # ---- every check id the tool reported is documented ----
 undocumented=$(sort -u "$T/seen-ids" | jq -R . | jq -sr --argjson ids "$DOC_IDS" '. - $ids | join(" ")')

@@ -25,7 +25,9 @@
 # Stop it with down.sh ID, also after a failed up.sh. Needs root.
 #
 # Settings (environment):
-#   HARNESS_TARGET_FS=xfs|ext4|btrfs|tmpfs  target filesystem (default xfs)
+#   HARNESS_TARGET_FS=xfs|ext4|ext4-nodtype|btrfs|tmpfs  target filesystem
+#                            (default xfs; ext4-nodtype: ext4 without the
+#                            filetype feature, so readdir gives no d_type)
 #   HARNESS_SOURCE_SIZE, HARNESS_TARGET_SIZE  sparse image sizes (default 1G)
 #   HARNESS_BIND_RO="DIR..."  host directories bound read-only at the same
 #                       path inside; default: this source tree, plus
@@ -53,8 +55,8 @@ SOURCE_TREE=$(cd "$HERE/../.." && pwd)
 log() { echo "[harness up $ID +${SECONDS}s] $*" >&2; }
 
 case "$TARGET_FS" in
-ext4 | xfs | btrfs | tmpfs) ;;
-*) echo "HARNESS_TARGET_FS must be one of ext4, xfs, btrfs, tmpfs" >&2; exit 2 ;;
+ext4 | ext4-nodtype | xfs | btrfs | tmpfs) ;;
+*) echo "HARNESS_TARGET_FS must be one of ext4, ext4-nodtype, xfs, btrfs, tmpfs" >&2; exit 2 ;;
 esac
 if [ "$(id -u)" != 0 ]; then
         echo "harness: must run as root" >&2
@@ -110,6 +112,11 @@ case "$TARGET_FS" in
 ext4)
         truncate -s "$TARGET_SIZE" "$DIR/disks/target.img"
         mkfs.ext4 -q -F -L ddr-target "$DIR/disks/target.img" ;;
+ext4-nodtype)
+        # What overlay2 cannot use, like xfs ftype=0, which this kernel
+        # no longer mounts (xfs V4).
+        truncate -s "$TARGET_SIZE" "$DIR/disks/target.img"
+        mkfs.ext4 -q -F -O ^filetype -L ddr-target "$DIR/disks/target.img" ;;
 xfs)
         # overlay2 needs d_type: ftype=1 (also the only kind this kernel mounts).
         truncate -s "$TARGET_SIZE" "$DIR/disks/target.img"
