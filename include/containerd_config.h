@@ -18,6 +18,9 @@
 #define CONTAINERD_CONFIG_DEFAULT_PATH "/etc/containerd/config.toml"
 #define CONTAINERD_DEFAULT_ROOT "/var/lib/containerd"
 #define CONTAINERD_CONFIG_MAX_SIZE (4u * 1024u * 1024u)
+/* containerd's metadata database, below its root: it writes it whenever
+ * it starts and whenever anything in its store changes. */
+#define CONTAINERD_METADATA_DB "io.containerd.metadata.v1.bolt/meta.db"
 
 typedef struct ContainerdConfigError {
         unsigned line;        /* 1-based; 0 when the problem has no line */
@@ -76,9 +79,10 @@ int containerd_config_write_backup(const ContainerdConfig *c, const char *backup
  * original's mode and owner; a new file gets 0644 root:root. */
 int containerd_config_write(const ContainerdConfig *c, const char *path, const char *text, size_t size);
 
-/* The first line after the top level's root that names a path under dir
- * (e.g. the opt plugin's "path = /var/lib/containerd/opt"): such paths do
- * not move with root. 0 when none. */
+/* The first line besides the top level's root that names a path under dir
+ * (e.g. a snapshotter's "root_path = /var/lib/containerd/x"): such paths do
+ * not move with root. Comments (from an unquoted '#' to the end of the
+ * line) do not count. 0 when none. */
 unsigned containerd_config_line_naming(const ContainerdConfig *c, const char *dir);
 
 /* Of the files the imports array names (relative to the directory of

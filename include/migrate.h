@@ -81,6 +81,7 @@ typedef struct MigratePlan {
         bool nothing_to_do;           /* target already is the data-root */
         bool resume;                  /* finishing an interrupted migration */
         bool recopy;                  /* resume, but the source ran again: copy and verify anew */
+        bool containerd_recopy;       /* ... because containerd ran from its old root again */
         char *resume_stage;           /* where the interrupted run stopped */
 
         /* containerd's part, when its root moves too */
@@ -153,6 +154,15 @@ int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, c
  * below dir (its metadata database, once it runs from there): 1 yes, 0 no,
  * -ESRCH when no containerd runs. *ret_pid is the process looked at. */
 int migrate_containerd_uses(const char *dir, pid_t *ret_pid);
+
+/* Whether containerd ran from root (the recorded old or new root of the
+ * migration in j) since the migration stopped it, so that root holds data
+ * no copy has: a containerd runs from there now, or its metadata database
+ * changed since the mark the journal keeps of it (the old root's at the
+ * stop, the new root's after the copy). The new root counts only once
+ * config.toml may have named it. 1 yes, 0 no, <0 when that cannot be
+ * told. */
+int migrate_containerd_ran_from(const Journal *j, const char *root);
 
 /* Where --add-mount-dependency writes docker.service's drop-in. */
 #define MOUNT_DROPIN_PATH "/etc/systemd/system/docker.service.d/50-docker-dataroot-mount.conf"

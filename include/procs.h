@@ -18,3 +18,11 @@ int procs_find_by_comm(const char *proc_root, const char *comm, pid_t **ret_pids
  * in another one (a dockerd inside a container, with its own data-root),
  * <0 when that cannot be read (the process may have exited: -ENOENT). */
 int procs_in_own_pid_namespace(const char *proc_root, pid_t pid);
+
+#define PROCS_CMDLINE_MAX_SIZE (256u * 1024u)
+
+/* The arguments of pid, from proc_root/PID/cmdline, as a NULL-terminated
+ * array (empty for a kernel thread or a zombie). Returns their number;
+ * -ENOENT when the process is gone; -EFBIG above PROCS_CMDLINE_MAX_SIZE.
+ * *ret_argv is untouched on failure. */
+int procs_get_cmdline(const char *proc_root, pid_t pid, char ***ret_argv);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <glob.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "containerd_config.h"
@@ -267,6 +268,13 @@ static int parse_top_level(Scanner *s, ContainerdConfig *c) {
 
                 size_t key_size = key_end - key_start;
                 const char *key = s->text + key_start;
+                /* containerd's TOML decoder matches keys to its fields
+                 * ignoring case: "Root" would set the root this edit
+                 * misses. */
+                if ((key_size == 4 && strncasecmp(key, "root", 4) == 0 && memcmp(key, "root", 4) != 0) ||
+                    (key_size == 7 && strncasecmp(key, "imports", 7) == 0 && memcmp(key, "imports", 7) != 0))
+                        return refuse(s, "the key '%.*s', which containerd reads as \"%s\"", (int) key_size, key,
+                                      key_size == 4 ? "root" : "imports");
                 if (key_size == 4 && memcmp(key, "root", 4) == 0) {
                         if (c->root)
                                 return refuse(s, "root is set a second time (first on line %u)", c->root_line);
@@ -421,17 +429,44 @@ int containerd_config_write(const ContainerdConfig *c, const char *path, const c
 }
 
 unsigned containerd_config_line_naming(const ContainerdConfig *c, const char *dir) {
-        size_t dir_size = strlen(dir);
+        size_t dir_size = dir ? strlen(dir) : 0;
         unsigned line = 1;
+        char quote = 0;         /* the string the scan is in, 0 outside */
+        bool in_comment = false;
 
         if (!c || dir_size == 0)
                 return 0;
-        for (size_t i = 0; i + dir_size <= c->original_size; i++) {
-                if (c->original[i] == '\n') {
+        /* A string or a comment ends with its line here: the multi-line
+         * strings that could carry one on are refused before the first
+         * table, and after it a path they hide only goes unreported. */
+        for (size_t i = 0; i < c->original_size; i++) {
+                char ch = c->original[i];
+                if (ch == '\n') {
                         line++;
+                        quote = 0;
+                        in_comment = false;
                         continue;
                 }
-                if (line == c->root_line || memcmp(c->original + i, dir, dir_size) != 0)
+                if (in_comment)
+                        continue;
+                if (quote == '"' && ch == '\\') {
+                        i++;
+                        continue;
+                }
+                if (quote && ch == quote) {
+                        quote = 0;
+                        continue;
+                }
+                if (!quote && (ch == '"' || ch == '\'')) {
+                        quote = ch;
+                        continue;
+                }
+                if (!quote && ch == '#') {
+                        in_comment = true;
+                        continue;
+                }
+                if (line == c->root_line || i + dir_size > c->original_size ||
+                    memcmp(c->original + i, dir, dir_size) != 0)
                         continue;
                 /* "/var/lib/containerd-old" is another directory */
                 char after = i + dir_size < c->original_size ? c->original[i + dir_size] : 0;

@@ -983,21 +983,32 @@ static int run_migrate(void) {
                 if (result.copy_stats.kept > 0)
                         fprintf(stderr, "\nThe resumed copy kept %" PRIu64 " complete entries from the interrupted "
                                         "run and verified all content.\n", result.copy_stats.kept);
+                /* A resume past the verification did not verify again. */
+                bool verified_before = plan->resume && result.verify_stats.entries == 0;
+                if (verified_before)
+                        fprintf(stderr, "\nDocker now runs from %s (copied and verified by the interrupted run).\n",
+                                plan->target);
+                else
+                        fprintf(stderr, "\nDocker now runs from %s (verified: %" PRIu64 " entries, %s copied in %.1f s).\n",
+                                plan->target, result.verify_stats.entries,
+                                format_bytes(result.copy_stats.bytes, bytes_buf, sizeof bytes_buf),
+                                (double) result.copy_usec / 1e6);
                 fprintf(stderr,
-                        "\nDocker now runs from %s (verified: %" PRIu64 " entries, %s copied in %.1f s).\n"
                         "The old data-root %s was left untouched; once you are satisfied, remove it with\n"
-                        "'docker-dataroot cleanup'.\n",
-                        plan->target, result.verify_stats.entries,
-                        format_bytes(result.copy_stats.bytes, bytes_buf, sizeof bytes_buf),
-                        (double) result.copy_usec / 1e6, plan->source);
+                        "'docker-dataroot cleanup'.\n", plan->source);
                 if (plan->config->existed)
                         fprintf(stderr, "The previous daemon.json is saved as %s.\n", plan->backup_path);
                 if (plan->containerd) {
+                        if (verified_before)
+                                fprintf(stderr, "containerd now runs from %s (verified by the interrupted run).",
+                                        plan->containerd_target);
+                        else
+                                fprintf(stderr, "containerd now runs from %s (verified: %" PRIu64 " entries).",
+                                        plan->containerd_target, result.containerd_verify_stats.entries);
                         fprintf(stderr,
-                                "containerd now runs from %s (verified: %" PRIu64 " entries). Its old root %s was\n"
+                                " Its old root %s was\n"
                                 "left untouched; 'cleanup' does not remove it: once you are satisfied, remove it by\n"
                                 "hand (after checking that %s names nothing below it any more).\n",
-                                plan->containerd_target, result.containerd_verify_stats.entries,
                                 plan->containerd_source, plan->containerd_config_path);
                         if (plan->containerd_config->existed)
                                 fprintf(stderr, "The previous config.toml is saved as %s.\n",
@@ -1188,15 +1199,47 @@ static int refuse_if_in_use(const char *doomed) {
         return 0;
 }
 
-/* Removes the copy a rolled back migration left at target. */
-static int remove_copy(const char *target, const char *source) {
+static bool exists(const char *path) {
         struct stat st;
-        if (stat(target, &st) < 0 && errno == ENOENT) {
-                printf("%s does not exist; nothing to remove.\n", target);
-                return EXIT_DONE;
+        return !(stat(path, &st) < 0 && errno == ENOENT);
+}
+
+/* containerd must not be using the tree about to go: no process of it holds
+ * a file there, and config.toml (restored by now) names another root. */
+static int refuse_if_containerd_uses(const char *doomed, const char *config_path) {
+        _cleanup_(containerd_config_freep) ContainerdConfig *config = NULL;
+        ContainerdConfigError error = {};
+        pid_t pid = 0;
+
+        int r = migrate_containerd_uses(doomed, &pid);
+        if (r > 0) {
+                fprintf(stderr, "Refused: containerd (pid %d) holds files open below %s. Nothing was removed.\n",
+                        (int) pid, doomed);
+                return -EBUSY;
         }
-        if (refuse_if_in_use(target) < 0 || refuse_if_entangled(target, source) < 0)
-                return EXIT_REFUSED;
+        if (r < 0 && r != -ESRCH) {
+                fprintf(stderr, "Refused: cannot tell whether containerd uses %s (%s). Nothing was removed.\n",
+                        doomed, strerror(-r));
+                return r;
+        }
+        r = containerd_config_load(config_path, &config, &error);
+        if (r < 0) {
+                fprintf(stderr, "Refused: cannot read %s to see which root containerd uses (%s). Nothing was "
+                                "removed.\n", config_path, r == -EBADMSG ? error.message : strerror(-r));
+                return r;
+        }
+        const char *root = containerd_config_effective_root(config);
+        if (path_is_same_or_below(doomed, root)) {
+                fprintf(stderr, "Refused: %s names %s as containerd's root. Nothing was removed.\n", config_path,
+                        root);
+                return -EBUSY;
+        }
+        return 0;
+}
+
+/* Removes the copy a rolled back migration left at target, once the
+ * checks that it may go have passed. */
+static int remove_copy(const char *target) {
         RemoveStats stats = {};
         fprintf(stderr, "==> removing the copy at %s\n", target);
         int r = remove_tree(target, false, on_remove_error, (void *) target, &stats);
@@ -1241,6 +1284,24 @@ static int run_rollback(void) {
                         target, source);
                 return EXIT_REFUSED;
         }
+        if (m.containerd_source && arg_remove_target) {
+                /* A reboot after config.toml named the new root starts
+                 * containerd there: what it wrote exists nowhere else. */
+                r = migrate_containerd_ran_from(journal, m.containerd_target);
+                if (r != 0) {
+                        if (r < 0)
+                                fprintf(stderr, "Refused: cannot tell whether containerd ran from %s since the "
+                                                "migration stopped it (%s). Nothing was changed.\n",
+                                        m.containerd_target, strerror(-r));
+                        else
+                                fprintf(stderr, "Refused: containerd ran from %s since the migration stopped it (it "
+                                                "runs there, or its metadata database changed): it holds data that "
+                                                "exists nowhere else, which --remove-target would delete. Roll back "
+                                                "without it, keep what you need of %s, and remove it by hand. "
+                                                "Nothing was changed.\n", m.containerd_target, m.containerd_target);
+                        return EXIT_REFUSED;
+                }
+        }
 
         if (streq(outcome, "rolled-back"))
                 printf("The migration %s -> %s was already rolled back; remove the copy at %s.\n", source, target,
@@ -1254,7 +1315,11 @@ static int run_rollback(void) {
                 printf("  restore %s%s, restart containerd on %s%s.\n", m.containerd_config,
                        m.containerd_config_existed ? " from its backup" : " (remove it: it did not exist)",
                        m.containerd_source, arg_remove_target ? ", then remove the copy of its root" : "");
-        if (finished)
+        if (finished && m.containerd_source)
+                printf("  Warning: whatever Docker and containerd wrote since the migration (images, containers,\n"
+                       "  volume data) is in %s and %s only and will not be visible after\n"
+                       "  the rollback; it stays there.\n", target, m.containerd_target);
+        else if (finished)
                 printf("  Warning: whatever Docker wrote since the migration (images, containers, volume data)\n"
                        "  is in %s only and will not be visible after the rollback; it stays there.\n", target);
         if (!confirm("Proceed?")) {
@@ -1304,15 +1369,30 @@ static int run_rollback(void) {
                         printf("So was the copy of containerd's root at %s.\n", m.containerd_target);
                 return EXIT_DONE;
         }
-        r = remove_copy(target, source);
+        /* Every check for both copies before either is touched. */
+        bool docker_copy = exists(target), containerd_copy = m.containerd_source && exists(m.containerd_target);
+        if (docker_copy && (refuse_if_in_use(target) < 0 || refuse_if_entangled(target, source) < 0 ||
+                            (m.containerd_source && refuse_if_entangled(target, m.containerd_source) < 0)))
+                return EXIT_REFUSED;
+        if (containerd_copy &&
+            (refuse_if_in_use(m.containerd_target) < 0 ||
+             refuse_if_containerd_uses(m.containerd_target, m.containerd_config) < 0 ||
+             refuse_if_entangled(m.containerd_target, m.containerd_source) < 0 ||
+             refuse_if_entangled(m.containerd_target, source) < 0))
+                return EXIT_REFUSED;
+
+        r = EXIT_DONE;
+        if (docker_copy)
+                r = remove_copy(target);
+        else
+                printf("%s does not exist; nothing to remove.\n", target);
         if (r != EXIT_DONE || !m.containerd_source)
                 return r;
-        if (migrate_containerd_uses(m.containerd_target, NULL) > 0) {
-                fprintf(stderr, "Refused: containerd holds files open below %s. Nothing more was removed.\n",
-                        m.containerd_target);
-                return EXIT_REFUSED;
+        if (!containerd_copy) {
+                printf("%s does not exist; nothing to remove.\n", m.containerd_target);
+                return EXIT_DONE;
         }
-        return remove_copy(m.containerd_target, m.containerd_source);
+        return remove_copy(m.containerd_target);
 }
 
 static int run_cleanup(void) {

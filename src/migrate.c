@@ -548,8 +548,11 @@ int migrate_containerd_uses(const char *dir, pid_t *ret_pid) {
                 char fd_dir[64];
                 snprintf(fd_dir, sizeof fd_dir, "/proc/%d/fd", (int) pids[i]);
                 _cleanup_closedir_ DIR *d = opendir(fd_dir);
-                if (!d)
+                /* gone meanwhile: it uses nothing; unreadable: it may */
+                if (!d && (errno == ENOENT || errno == ESRCH))
                         continue;
+                if (!d)
+                        return negative_errno();
                 struct dirent *de;
                 while ((de = readdir(d))) {
                         char link[PATH_MAX];
@@ -562,6 +565,79 @@ int migrate_containerd_uses(const char *dir, pid_t *ret_pid) {
                 }
         }
         return seen ? 0 : -ESRCH;
+}
+
+/* The mark of a containerd root: its metadata database's modification
+ * time, or "none". The copy keeps the time, so a copy and its source carry
+ * the same mark until containerd writes to one of them. */
+static int containerd_mark(const char *root, char **ret) {
+        _cleanup_free_ char *path = strdup_printf("%s/%s", root, CONTAINERD_METADATA_DB);
+        struct stat st;
+
+        if (!path)
+                return -ENOMEM;
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                *ret = strdup("none");
+        } else
+                *ret = strdup_printf("%lld.%09ld", (long long) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int record_containerd_mark(Journal *j, const char *key, const char *root) {
+        _cleanup_free_ char *mark = NULL;
+        if (!j)
+                return 0;
+        int r = containerd_mark(root, &mark);
+        if (r < 0)
+                return r;
+        return journal_set_string(j, key, mark);
+}
+
+int migrate_containerd_ran_from(const Journal *j, const char *root) {
+        int r = migrate_containerd_uses(root, NULL);
+        if (r != 0 && r != -ESRCH)
+                return r;
+        if (!j)
+                return -EINVAL;
+
+        const char *moved = journal_get_string(j, "containerd_target");
+        bool is_new_root = moved && streq(moved, root);
+        /* Until config.toml named the new root, nothing but the copy wrote
+         * there (a copy cut short carries no mark of its own yet). */
+        if (is_new_root && !journal_get_string(j, "containerd_config_written"))
+                return 0;
+        _cleanup_free_ char *now = NULL;
+        r = containerd_mark(root, &now);
+        if (r < 0)
+                return r;
+        if (streq(now, "none"))
+                return 0;
+        const char *recorded = journal_get_string(j, is_new_root ? "containerd_target_mark" : "containerd_source_mark");
+        /* no mark: it cannot be told that it did not */
+        return !recorded || !streq(recorded, now);
+}
+
+/* 1 when a and b are the same directory or one holds the other, by name or
+ * through a bind mount or a symlink (judged on what exists of each: a
+ * directory yet to be made lies where its closest existing ancestor is). */
+static int paths_nested(const char *a, const char *b) {
+        if (path_is_same_or_below(a, b) || path_is_same_or_below(b, a))
+                return 1;
+        const char *pair[2][2] = { { a, b }, { b, a } };
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *existing = NULL;
+                int r = path_existing_ancestor(pair[i][0], &existing);
+                if (r < 0)
+                        return r;
+                r = path_inode_same_or_below(pair[i][1], existing);
+                if (r == -ENOENT)
+                        continue;
+                if (r != 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Sets the status, evidence and remedy of the check already recorded as
@@ -593,6 +669,87 @@ _printf_(5, 6) static int override_check(CheckList *l, const char *id, CheckStat
         c->remedy = remedy_copy;
         c->status = status;
         return 0;
+}
+
+/* The value of a Go flag (-name or --name, "=value" or the next word). */
+static const char *go_flag_value(char *const *argv, const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 1; argv[i]; i++) {
+                const char *a = argv[i];
+                if (a[0] != '-')
+                        continue;
+                a += a[1] == '-' ? 2 : 1;
+                if (strncmp(a, name, n) != 0)
+                        continue;
+                if (a[n] == '=')
+                        return a + n + 1;
+                if (a[n] == 0)
+                        return argv[i + 1];
+        }
+        return NULL;
+}
+
+/* Other users of containerd would lose their containers' data with the
+ * move, or keep writing to the old root during the copy: a containerd
+ * that is not containerd.service's (k3s runs its own, with the same
+ * name), or a shim of a namespace other than Docker's "moby". Found now,
+ * they are a refusal; after the stop they would be a rollback. */
+static int plan_containerd_other_clients(MigratePlan *p, sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit_path = NULL;
+        uint32_t main_pid = 0;
+        int r;
+
+        r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", CONTAINERD_SERVICE, &unit_path);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", unit_path, "org.freedesktop.systemd1.Service",
+                                        "MainPID", &error, 'u', &main_pid);
+        if (r < 0)
+                return check_add(&p->checks, "containerd-other-clients", CHECK_REFUSE,
+                                 "Check containerd.service with 'systemctl status containerd.service'.",
+                                 "cannot read the main process of %s: %s", CONTAINERD_SERVICE,
+                                 error.message ? error.message : strerror(-r));
+
+        static const char *const names[] = { "containerd", "containerd-shim" };
+        for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+                r = procs_find_by_comm("/proc", names[k], &pids, &n);
+                if (r < 0)
+                        return check_add(&p->checks, "containerd-other-clients", CHECK_REFUSE, "Run as root.",
+                                         "cannot list the processes: %s", strerror(-r));
+                for (size_t i = 0; i < n; i++) {
+                        int own = procs_in_own_pid_namespace("/proc", pids[i]);
+                        if (own == 0 || own == -ENOENT)
+                                continue;
+                        if (k == 0 && (uint32_t) pids[i] == main_pid)
+                                continue;
+                        if (k == 0)
+                                return check_add(&p->checks, "containerd-other-clients", CHECK_REFUSE,
+                                                 "Stop that containerd (and what runs it, e.g. k3s) first, or move "
+                                                 "its root by its own means.",
+                                                 "containerd (pid %d) runs outside %s (main pid %u)", (int) pids[i],
+                                                 CONTAINERD_SERVICE, (unsigned) main_pid);
+                        _cleanup_strv_free_ char **argv = NULL;
+                        r = procs_get_cmdline("/proc", pids[i], &argv);
+                        if (r == -ENOENT)
+                                continue;
+                        if (r < 0)
+                                return check_add(&p->checks, "containerd-other-clients", CHECK_REFUSE,
+                                                 "Run as root.", "cannot read the arguments of %s (pid %d): %s",
+                                                 names[k], (int) pids[i], strerror(-r));
+                        const char *ns = r > 0 ? go_flag_value(argv, "namespace") : NULL;
+                        if (r > 0 && (!ns || !streq(ns, "moby")))
+                                return check_add(&p->checks, "containerd-other-clients", CHECK_REFUSE,
+                                                 "Stop those containers first (ctr, nerdctl, Kubernetes): they use "
+                                                 "containerd's root, and their shims would keep it busy.",
+                                                 "containerd-shim (pid %d) serves the containerd namespace '%s', "
+                                                 "not Docker's 'moby'", (int) pids[i], ns ? ns : "(none given)");
+                }
+        }
+        return check_add(&p->checks, "containerd-other-clients", CHECK_OK, NULL,
+                         "containerd.service's containerd and Docker's shims are its only users");
 }
 
 /* containerd.service must run containerd, with no --root of its own; a
@@ -638,6 +795,8 @@ static int plan_containerd_service(MigratePlan *p, char **ret_config_from_flag) 
         if (r < 0)
                 return r;
         r = check_add(&p->checks, "containerd-service", CHECK_OK, NULL, "%s is %s", CONTAINERD_SERVICE, state);
+        if (r >= 0)
+                r = plan_containerd_other_clients(p, bus);
         if (r < 0)
                 return r;
         if (root_flag)
@@ -709,6 +868,69 @@ static int plan_containerd_config(MigratePlan *p, const char *config_from_flag) 
                          p->containerd_config_path, c->root_line, c->root);
 }
 
+/* Docker's engine tells whether Docker ran on its old root since the
+ * interrupted run; containerd's own evidence tells the same of containerd
+ * (a reboot starts it from whichever root config.toml names by then). Its
+ * copy is redone when it ran from the old root. When it ran from its new
+ * root while Docker ran on the old one (or from both roots), the two
+ * daemons' data diverged: no copy in either direction keeps all of it. */
+static int plan_containerd_resume(MigratePlan *p, const MigrateOptions *opts, const char *configured,
+                                  const char *recorded, const char *target) {
+        const char *docker_target = journal_get_string(opts->journal, "target");
+        int from_source = migrate_containerd_ran_from(opts->journal, recorded);
+        int from_target = migrate_containerd_ran_from(opts->journal, target);
+        if (from_source < 0 || from_target < 0)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE,
+                                 "Run as root, or undo the interrupted migration with 'docker-dataroot rollback'.",
+                                 "cannot tell whether containerd ran since the interrupted run: %s",
+                                 strerror(-(from_source < 0 ? from_source : from_target)));
+
+        const char *data_root = NULL;
+        bool docker_on_source = p->recopy;
+        bool docker_on_target = docker_target && p->engine && p->engine->root_dir &&
+                                streq(p->engine->root_dir, docker_target);
+        bool docker_named_target = docker_target && p->config &&
+                                   daemon_config_get_data_root(p->config, &data_root) > 0 &&
+                                   streq(data_root, docker_target);
+        _cleanup_free_ char *remedy = strdup_printf(
+                "Run 'docker-dataroot rollback' without --remove-target: both daemons run from their old roots "
+                "again and %s is left as it is, with what containerd wrote there. Keep what you need of it, "
+                "remove it by hand, and start the migration again.", target);
+        if (!remedy)
+                return -ENOMEM;
+
+        if (from_target && from_source)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE, remedy,
+                                 "since the interrupted run containerd ran from both %s and %s: each holds data "
+                                 "the other lacks", recorded, target);
+        if (from_target && docker_on_source)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE, remedy,
+                                 "since the interrupted run containerd ran from its new root %s while Docker ran "
+                                 "on its old data-root %s: their data diverged", target, p->source ? p->source : "?");
+        if (from_source && (docker_on_target || docker_named_target || streq(configured, target)))
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE, remedy,
+                                 "since the interrupted run containerd ran from its old root %s while %s names the "
+                                 "new one%s: their data diverged", recorded,
+                                 streq(configured, target) ? p->containerd_config_path : p->config_path,
+                                 docker_on_target ? " and Docker runs there" : "");
+        if (from_source) {
+                /* Docker's target is nobody's live data while daemon.json
+                 * and config.toml still name the old roots: both are copied
+                 * anew, as after a rollback. */
+                p->recopy = true;
+                p->containerd_recopy = true;
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_WARN,
+                                 "Nothing to do: the copies are made anew.",
+                                 "containerd ran from %s since the interrupted run: its copy is stale", recorded);
+        }
+        if (from_target)
+                return check_add(&p->checks, "containerd-root-consistent", CHECK_OK, NULL,
+                                 "containerd already ran from its new root %s, and Docker does not run on %s; "
+                                 "resuming", target, p->source ? p->source : "?");
+        return check_add(&p->checks, "containerd-root-consistent", CHECK_OK, NULL,
+                         "resuming the move of containerd's root %s (it did not run since)", recorded);
+}
+
 /* Where containerd runs from now. The running process is the truth, as
  * the engine is for Docker: a root set some other way would make the edit
  * of config.toml moot. */
@@ -729,8 +951,7 @@ static int plan_containerd_source(MigratePlan *p, const MigrateOptions *opts) {
                                          "Run 'docker-dataroot rollback' and start over.",
                                          "%s names %s, neither the recorded root %s nor the target %s",
                                          p->containerd_config_path, configured, recorded, target);
-                return check_add(&p->checks, "containerd-root-consistent", CHECK_OK, NULL,
-                                 "resuming the move of containerd's root %s", recorded);
+                return plan_containerd_resume(p, opts, configured, recorded, target);
         }
 
         _cleanup_free_ char *normalized = NULL;
@@ -759,19 +980,20 @@ static int plan_containerd_source(MigratePlan *p, const MigrateOptions *opts) {
 
 /* The new root: named by --containerd-root, else "containerd" next to the
  * target, so both land on the same (new) filesystem. */
+static char *containerd_wanted_root(const MigratePlan *p, const MigrateOptions *opts) {
+        if (p->resume)
+                return strdup(journal_get_string(opts->journal, "containerd_target"));
+        if (opts->containerd_root)
+                return strdup(opts->containerd_root);
+        const char *slash = strrchr(p->target, '/');
+        return slash == p->target ? strdup("/containerd")
+                                  : strdup_printf("%.*s/containerd", (int) (slash - p->target), p->target);
+}
+
 static int plan_containerd_target(MigratePlan *p, const MigrateOptions *opts) {
-        _cleanup_free_ char *wanted = NULL;
+        _cleanup_free_ char *wanted = containerd_wanted_root(p, opts);
         int r;
 
-        if (p->resume)
-                wanted = strdup(journal_get_string(opts->journal, "containerd_target"));
-        else if (opts->containerd_root)
-                wanted = strdup(opts->containerd_root);
-        else {
-                const char *slash = strrchr(p->target, '/');
-                wanted = slash == p->target ? strdup("/containerd")
-                                            : strdup_printf("%.*s/containerd", (int) (slash - p->target), p->target);
-        }
         if (!wanted)
                 return -ENOMEM;
 
@@ -782,11 +1004,17 @@ static int plan_containerd_target(MigratePlan *p, const MigrateOptions *opts) {
                 return r;
 
         const char *t = p->containerd_target, *clash = NULL;
-        if (path_is_same_or_below(p->source, t) || path_is_same_or_below(t, p->source))
+        int nested = paths_nested(t, p->source);
+        if (nested != 0)
                 clash = p->source;
-        else if (path_is_same_or_below(p->target, t) || path_is_same_or_below(t, p->target))
+        else if ((nested = paths_nested(t, p->target)) != 0)
                 clash = p->target;
-        if (clash) {
+        if (nested < 0) {
+                r = override_check(&p->checks, "containerd-target-nesting", CHECK_REFUSE, "Run as root.",
+                                   "cannot tell whether %s and %s overlap: %s", t, clash, strerror(-nested));
+                if (r < 0)
+                        return r;
+        } else if (clash) {
                 r = override_check(&p->checks, "containerd-target-nesting", CHECK_REFUSE,
                                    "Choose containerd's new root apart from Docker's trees (--containerd-root DIR).",
                                    "%s and %s are nested: containerd's root and Docker's data-root must be apart",
@@ -804,15 +1032,46 @@ static int plan_containerd_target(MigratePlan *p, const MigrateOptions *opts) {
         return 0;
 }
 
+/* Docker's trees must lie apart from containerd's old root, or the copy
+ * would write into a source tree and removing that old root by hand, as
+ * the tool suggests afterwards, would remove Docker's data. */
+static int plan_containerd_source_nesting(MigratePlan *p) {
+        const char *docker_trees[] = { p->source, p->target };
+        for (size_t i = 0; i < ELEMENTSOF(docker_trees); i++) {
+                if (!docker_trees[i])
+                        continue;
+                int nested = paths_nested(docker_trees[i], p->containerd_source);
+                if (nested < 0)
+                        return check_add(&p->checks, "containerd-source-nesting", CHECK_REFUSE, "Run as root.",
+                                         "cannot tell whether %s and containerd's root %s overlap: %s",
+                                         docker_trees[i], p->containerd_source, strerror(-nested));
+                if (nested > 0)
+                        return check_add(&p->checks, "containerd-source-nesting", CHECK_REFUSE,
+                                         i == 0 ? "Move Docker's data-root out of containerd's root first (or "
+                                                  "containerd's root out of it), without --include-containerd."
+                                                : "Choose a TARGET outside containerd's root.",
+                                         "%s %s and containerd's root %s are the same directory or one holds "
+                                         "the other", i == 0 ? "Docker's data-root" : "TARGET", docker_trees[i],
+                                         p->containerd_source);
+        }
+        return check_add(&p->checks, "containerd-source-nesting", CHECK_OK, NULL,
+                         "containerd's root %s lies apart from Docker's trees", p->containerd_source);
+}
+
 static int plan_containerd_other_paths(MigratePlan *p) {
         if (!p->containerd_config || !p->containerd_source)
                 return 0;
         unsigned line = containerd_config_line_naming(p->containerd_config, p->containerd_source);
         if (line == 0)
                 return 0;
+        /* Debian's own file puts the opt plugin's path there (binaries, no
+         * open file): a warning, but one that says what fails otherwise. */
         return check_add(&p->checks, "containerd-other-paths", CHECK_WARN,
-                         "They are left as they are (plugins such as \"opt\" keep using the old tree); change "
-                         "them by hand if they should move too, and keep the old root while they point there.",
+                         "Only \"root\" moves; that path stays. If containerd keeps a file open there (a "
+                         "snapshotter's root_path, a plugin's database), the check after its start fails and the "
+                         "whole move is rolled back: point such a path outside the old root first. A path that "
+                         "holds no open file (the opt plugin's binaries) may stay, and the old root must then be "
+                         "kept.",
                          "%s line %u names a path below %s besides \"root\"", p->containerd_config_path, line,
                          p->containerd_source);
 }
@@ -845,6 +1104,9 @@ static int plan_containerd(MigratePlan *p, const MigrateOptions *opts) {
                 return r;
         r = plan_containerd_source(p, opts);
         if (r < 0 || !p->containerd_source)
+                return r;
+        r = plan_containerd_source_nesting(p);
+        if (r < 0)
                 return r;
         r = plan_containerd_other_paths(p);
         if (r < 0)
@@ -899,6 +1161,48 @@ static int plan_containerd_filesystem(MigratePlan *p, const MigrateOptions *opts
                                       "DIR.", "%s", evidence);
         }
         return 0;
+}
+
+/* TARGET already is Docker's data-root. With --include-containerd that is
+ * nothing to do only when containerd's root is where the move would have
+ * put it: containerd is moved with Docker, never alone. 1 when refused
+ * (the checks say why), 0 when there is nothing to do. */
+static int plan_containerd_in_place(MigratePlan *p, const MigrateOptions *opts) {
+        static const char *const ids[] = { "containerd-service", "containerd-root-flag", "containerd-config" };
+        _cleanup_free_ char *config_from_flag = NULL, *wanted = NULL, *configured = NULL;
+        int r;
+
+        r = plan_containerd_service(p, &config_from_flag);
+        if (r >= 0 && !check_list_find(&p->checks, "containerd-config"))
+                r = plan_containerd_config(p, config_from_flag);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                const CheckResult *c = check_list_find(&p->checks, ids[i]);
+                if (c && c->status == CHECK_REFUSE)
+                        return 1;
+        }
+        if (!p->containerd_config)
+                return 1;
+
+        const char *root = containerd_config_effective_root(p->containerd_config);
+        _cleanup_free_ char *wanted_raw = containerd_wanted_root(p, opts);
+        if (!wanted_raw)
+                return -ENOMEM;
+        if (path_normalize_absolute(root, &configured) >= 0 && path_normalize_absolute(wanted_raw, &wanted) >= 0 &&
+            streq(configured, wanted))
+                return 0;
+        _cleanup_free_ char *remedy = strdup_printf(
+                "docker-dataroot moves containerd's root only together with Docker's data-root. Run it without "
+                "--include-containerd (nothing to do), or move containerd by hand: stop docker.socket, "
+                "docker.service and containerd.service, 'docker-dataroot copy %s %s', set root in %s, start them.",
+                root, wanted ? wanted : wanted_raw, p->containerd_config_path);
+        if (!remedy)
+                return -ENOMEM;
+        r = check_add(&p->checks, "containerd-in-place", CHECK_REFUSE, remedy,
+                      "%s already is Docker's data-root, but containerd's root is %s, not %s", p->target, root,
+                      wanted ? wanted : wanted_raw);
+        return r < 0 ? r : 1;
 }
 
 /* The interrupted run's partial copy is what a resume completes. */
@@ -979,6 +1283,15 @@ int migrate_plan(const MigrateOptions *opts, MigratePlan **ret) {
         if (!p->resume && p->target && p->source && streq(p->target, p->source)) {
                 /* Asking for the current root is a success with nothing to do,
                  * so provisioning scripts can run the same command twice. */
+                if (opts->include_containerd) {
+                        r = plan_containerd_in_place(p, opts);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                *ret = TAKE_PTR(p);
+                                return 0;
+                        }
+                }
                 p->nothing_to_do = true;
                 check_list_done(&p->checks);
                 r = check_add(&p->checks, "nothing-to-do", CHECK_OK, NULL, "%s already is Docker's data-root",
@@ -1202,6 +1515,16 @@ static int stop_containerd(Run *run) {
                             "%d mount(s) remain below %s after containerd stopped (first: %s); a copy would "
                             "read through them. Unmount them (umount) and run again",
                             r, run->plan->containerd_source, leftover);
+
+        /* The old root's mark from the first stop stays until a new copy
+         * carries the current one: a resume compares with it. */
+        Journal *j = run->opts->journal;
+        if (j && !journal_get_string(j, "containerd_source_mark")) {
+                r = record_containerd_mark(j, "containerd_source_mark", run->plan->containerd_source);
+                if (r < 0)
+                        return fail(run, STAGE_STOP, r, "Failed to record the state of %s in '%s': %s",
+                                    run->plan->containerd_source, journal_path(j), strerror(-r));
+        }
         return 0;
 }
 
@@ -1296,6 +1619,15 @@ static int copy_containerd(Run *run, const CopyOptions *copy_opts) {
                 return fail(run, STAGE_COPY, r, "Failed to copy '%s' to '%s': %s (%" PRIu64 " entries failed)",
                             p->containerd_source, p->containerd_target, strerror(-r),
                             run->result->containerd_copy_stats.errors);
+
+        /* What a resume compares with: both roots as they are now, equal. */
+        Journal *j = run->opts->journal;
+        r = record_containerd_mark(j, "containerd_source_mark", p->containerd_source);
+        if (r >= 0)
+                r = record_containerd_mark(j, "containerd_target_mark", p->containerd_target);
+        if (r < 0)
+                return fail(run, STAGE_COPY, r, "Failed to record the state of the copy in '%s': %s",
+                            j ? journal_path(j) : "?", strerror(-r));
         return 0;
 }
 
@@ -1315,7 +1647,9 @@ static int stage_copy(Run *run) {
         run->copy_resumed = run->plan->resume && !run->plan->recopy;
         copy_opts.resume = run->copy_resumed;
         announce(run->opts, STAGE_COPY,
-                 run->plan->recopy  ? "Docker ran on the source since the interrupted run: copying anew"
+                 run->plan->containerd_recopy ? "containerd ran from its old root since the interrupted run: "
+                                                "copying anew"
+                 : run->plan->recopy  ? "Docker ran on the source since the interrupted run: copying anew"
                  : run->copy_resumed ? "completing the interrupted copy"
                                      : run->plan->target);
         r = journal_step(run, STAGE_COPY, false);
@@ -1328,6 +1662,16 @@ static int stage_copy(Run *run) {
                 if (r < 0)
                         return fail(run, STAGE_COPY, r, "Failed to record the resume in '%s': %s",
                                     journal_path(run->opts->journal), strerror(-r));
+        }
+        if (run->plan->recopy && run->plan->containerd && run->opts->journal) {
+                /* The plan judged this; containerd may have run since. */
+                r = migrate_containerd_ran_from(run->opts->journal, run->plan->containerd_target);
+                if (r != 0)
+                        return fail(run, STAGE_COPY, r < 0 ? r : -EBUSY,
+                                    "containerd ran from %s since the interrupted run%s%s; it holds data no copy has "
+                                    "and is not cleared. Run 'docker-dataroot rollback' without --remove-target",
+                                    run->plan->containerd_target, r < 0 ? ", or that cannot be told: " : "",
+                                    r < 0 ? strerror(-r) : "");
         }
         if (run->plan->recopy) {
                 /* Everything in the target is this migration's own copy (it was
@@ -1455,14 +1799,26 @@ static int add_mount_dropin(Run *run) {
         return 0;
 }
 
+/* The bytes the migration writes when config.toml did not exist: only the
+ * root. */
+static int containerd_created_text(const char *root, char **ret_text, size_t *ret_size) {
+        _cleanup_(containerd_config_freep) ContainerdConfig *empty = NULL;
+        int r = containerd_config_parse("", 0, &empty, NULL);
+        if (r < 0)
+                return r;
+        return containerd_config_with_root(empty, root, ret_text, ret_size);
+}
+
 /* config.toml gets the new root. Read again first: an edit made during the
- * copy is kept, as long as the file can still be read with certainty. */
+ * copy is kept, as long as the file can still be read with certainty and
+ * still means what the plan checked. */
 static int configure_containerd(Run *run) {
         MigratePlan *p = run->plan;
         _cleanup_(containerd_config_freep) ContainerdConfig *fresh = NULL;
         ContainerdConfigError error = {};
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
+        _cleanup_free_ char *text = NULL, *created = NULL, *import = NULL;
+        size_t size = 0, created_size = 0;
+        unsigned import_line = 0;
         int r;
 
         r = containerd_config_load(p->containerd_config_path, &fresh, &error);
@@ -1472,6 +1828,35 @@ static int configure_containerd(Run *run) {
         if (r < 0)
                 return fail(run, STAGE_CONFIGURE, r, "Failed to read '%s' again: %s", p->containerd_config_path,
                             strerror(-r));
+
+        r = containerd_created_text(p->containerd_target, &created, &created_size);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to prepare the new '%s': %s",
+                            p->containerd_config_real_path, strerror(-r));
+        /* A file that appeared meanwhile would get no backup and be removed
+         * by a rollback; one that vanished would lose its backup's meaning.
+         * Only the interrupted run's own creation is expected. */
+        bool own_creation = !run->containerd_config_existed && fresh->existed &&
+                            fresh->original_size == created_size &&
+                            memcmp(fresh->original, created, created_size) == 0;
+        if (fresh->existed != run->containerd_config_existed && !own_creation)
+                return fail(run, STAGE_CONFIGURE, -EBUSY, "%s was %s during the copy; it is left as it is",
+                            p->containerd_config_path, fresh->existed ? "created" : "removed");
+        const char *root = containerd_config_effective_root(fresh);
+        if (!streq(root, p->containerd_source) && !streq(root, p->containerd_target))
+                return fail(run, STAGE_CONFIGURE, -EBUSY, "%s names the root %s since the copy began, neither %s "
+                            "nor %s; it is left as it is", p->containerd_config_path, root, p->containerd_source,
+                            p->containerd_target);
+        error = (ContainerdConfigError) {};
+        r = containerd_config_check_imports(fresh, p->containerd_config_real_path, &import, &import_line, &error);
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to read the files %s imports: %s",
+                            p->containerd_config_path, strerror(-r));
+        if (r > 0)
+                return fail(run, STAGE_CONFIGURE, -EBUSY, "%s imports %s since the copy began, which %s; %s is "
+                            "left as it is", p->containerd_config_path, import,
+                            error.message[0] ? "cannot be read with certainty" : "sets \"root\"",
+                            p->containerd_config_path);
         containerd_config_free(p->containerd_config);
         p->containerd_config = TAKE_PTR(fresh);
 
@@ -1482,14 +1867,29 @@ static int configure_containerd(Run *run) {
                         return fail(run, STAGE_CONFIGURE, r, "Failed to write backup '%s': %s",
                                     p->containerd_backup_path, strerror(-r));
         }
-        r = containerd_config_with_root(p->containerd_config, p->containerd_target, &text, &size);
-        if (r < 0)
-                return fail(run, STAGE_CONFIGURE, r, "Failed to prepare the new '%s': %s",
-                            p->containerd_config_real_path, strerror(-r));
+        if (own_creation || !p->containerd_config->existed) {
+                text = TAKE_PTR(created);
+                size = created_size;
+        } else {
+                r = containerd_config_with_root(p->containerd_config, p->containerd_target, &text, &size);
+                if (r < 0)
+                        return fail(run, STAGE_CONFIGURE, r, "Failed to prepare the new '%s': %s",
+                                    p->containerd_config_real_path, strerror(-r));
+        }
+        /* From here on containerd may start from the new root (a reboot):
+         * what it writes there is no copy's to throw away. */
+        if (run->opts->journal) {
+                r = journal_set_string(run->opts->journal, "containerd_config_written", "yes");
+                if (r < 0)
+                        return fail(run, STAGE_CONFIGURE, r, "Failed to record the edit of '%s' in '%s': %s",
+                                    p->containerd_config_real_path, journal_path(run->opts->journal),
+                                    strerror(-r));
+        }
         r = containerd_config_write(p->containerd_config, p->containerd_config_real_path, text, size);
         if (r < 0)
                 return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", p->containerd_config_real_path,
                             strerror(-r));
+        crash_point_for_tests("containerd-config", migrate_stage_to_string(STAGE_CONFIGURE));
         return 0;
 }
 
@@ -1590,13 +1990,17 @@ static int wait_containerd_root(const char *want, const char *avoid, char **ret_
                         break;
                 usleep(200 * 1000);
         }
+        int error = uses_want < 0 && uses_want != -ESRCH ? uses_want : uses_avoid < 0 ? uses_avoid : 0;
         if (uses_want == -ESRCH)
                 *ret_message = strdup("no containerd process runs after containerd.service started");
-        else if (uses_want <= 0)
+        else if (error < 0)
+                *ret_message = strdup_printf("cannot look at the open files of containerd (pid %d): %s", (int) pid,
+                                             strerror(-error));
+        else if (uses_want == 0)
                 *ret_message = strdup_printf("containerd (pid %d) holds no file open below %s", (int) pid, want);
         else
                 *ret_message = strdup_printf("containerd (pid %d) still holds files open below %s", (int) pid, avoid);
-        return uses_want < 0 ? uses_want : -EIO;
+        return uses_want < 0 ? uses_want : error < 0 ? error : -EIO;
 }
 
 static int start_containerd(sd_bus *bus, sd_bus_error *error) {
@@ -1658,10 +2062,24 @@ static int stage_start_and_confirm(Run *run) {
         return journal_step(run, STAGE_CONFIRM, true);
 }
 
-/* daemon.json back to its original bytes: from the backup, which is
- * written before the file is first changed, so it exists whenever a change
- * may have happened. */
-static int restore_config(const char *config_path, bool config_existed, const char *backup_path) {
+/* A configuration file back to its original bytes: from the backup, which
+ * is written before the file is first changed, so it exists whenever a
+ * change may have happened. A file that did not exist is removed; with
+ * created (the bytes the migration writes then) only while it holds them,
+ * since one that appeared otherwise is not the migration's. */
+static int restore_config(const char *config_path, bool config_existed, const char *backup_path, size_t max_size,
+                          const char *created, size_t created_size) {
+        if (!config_existed && created) {
+                _cleanup_free_ char *current = NULL;
+                size_t current_size = 0;
+                int r = read_full_file(config_path, max_size, &current, &current_size);
+                if (r == -ENOENT)
+                        return 0;
+                if (r < 0)
+                        return r;
+                if (current_size != created_size || memcmp(current, created, created_size) != 0)
+                        return 0;
+        }
         if (!config_existed) {
                 if (unlink(config_path) < 0 && errno != ENOENT)
                         return negative_errno();
@@ -1673,14 +2091,14 @@ static int restore_config(const char *config_path, bool config_existed, const ch
         _cleanup_free_ char *original = NULL, *current = NULL;
         size_t original_size = 0, current_size = 0;
         struct stat st;
-        int r = read_full_file(backup_path, DAEMON_CONFIG_MAX_SIZE, &original, &original_size);
+        int r = read_full_file(backup_path, max_size, &original, &original_size);
         if (r == -ENOENT)
                 return 0; /* never got as far as changing it */
         if (r < 0)
                 return r;
         if (stat(backup_path, &st) < 0)
                 return negative_errno();
-        if (read_full_file(config_path, DAEMON_CONFIG_MAX_SIZE, &current, &current_size) >= 0 &&
+        if (read_full_file(config_path, max_size, &current, &current_size) >= 0 &&
             current_size == original_size && memcmp(current, original, original_size) == 0)
                 return 0;
         return write_file_atomic(config_path, original, original_size, &st, true);
@@ -1710,7 +2128,7 @@ int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, c
                 }
         }
 
-        r = restore_config(config_path, config_existed, backup_path);
+        r = restore_config(config_path, config_existed, backup_path, DAEMON_CONFIG_MAX_SIZE, NULL, 0);
         if (r < 0) {
                 *ret_message = strdup_printf(
                         "Failed to restore '%s': %s. Docker is stopped. Restore it by hand: "
@@ -1720,7 +2138,13 @@ int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, c
         }
 
         if (containerd) {
-                r = restore_config(containerd->config_path, containerd->config_existed, containerd->backup_path);
+                _cleanup_free_ char *created = NULL;
+                size_t created_size = 0;
+                r = containerd_created_text(containerd->moved_root, &created, &created_size);
+                if (r >= 0)
+                        r = restore_config(containerd->config_path, containerd->config_existed,
+                                           containerd->backup_path, CONTAINERD_CONFIG_MAX_SIZE, created,
+                                           created_size);
                 if (r < 0) {
                         *ret_message = strdup_printf(
                                 "Failed to restore '%s': %s. Docker and containerd are stopped. Restore it by "

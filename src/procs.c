@@ -160,3 +160,39 @@ int procs_in_own_pid_namespace(const char *proc_root, pid_t pid) {
         theirs[m] = 0;
         return streq(own, theirs);
 }
+
+int procs_get_cmdline(const char *proc_root, pid_t pid, char ***ret_argv) {
+        if (!proc_root || pid <= 0 || !ret_argv)
+                return -EINVAL;
+        _cleanup_free_ char *path = strdup_printf("%s/%d/cmdline", proc_root, (int) pid);
+        if (!path)
+                return -ENOMEM;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r = read_full_file(path, PROCS_CMDLINE_MAX_SIZE, &text, &size);
+        if (r < 0)
+                return r;
+
+        /* NUL-separated words; the last one may lack its NUL when the
+         * process rewrote its arguments. */
+        size_t words = 0;
+        for (size_t i = 0; i < size; i++)
+                if (text[i] == 0 || i + 1 == size)
+                        words++;
+        _cleanup_strv_free_ char **argv = calloc(words + 1, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        size_t start = 0, k = 0;
+        for (size_t i = 0; i < size; i++) {
+                if (text[i] != 0 && i + 1 != size)
+                        continue;
+                size_t end = text[i] == 0 ? i : i + 1;
+                argv[k] = strndup(text + start, end - start);
+                if (!argv[k])
+                        return -ENOMEM;
+                k++;
+                start = i + 1;
+        }
+        *ret_argv = TAKE_PTR(argv);
+        return (int) MIN(k, (size_t) INT_MAX);
+}

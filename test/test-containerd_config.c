@@ -103,6 +103,14 @@ static void test_values(void) {
                 "  path = \"/var/lib/containerd/opt\"\n");
         ASSERT_EQ(containerd_config_line_naming(opt, "/var/lib/containerd"), 4);
         ASSERT_EQ(containerd_config_line_naming(opt, "/srv"), 0);
+        /* containerd.io's stock file comments its defaults out */
+        _cleanup_(containerd_config_freep) ContainerdConfig *commented = parse_ok(
+                "#root = \"/var/lib/containerd\"\nversion = 2 # \"/var/lib/containerd/x\"\n[plugins]\n"
+                "  # root_path = \"/var/lib/containerd/snap\"\n  a = \"#\" # '/var/lib/containerd/y'\n");
+        ASSERT_EQ(containerd_config_line_naming(commented, "/var/lib/containerd"), 0);
+        _cleanup_(containerd_config_freep) ContainerdConfig *quoted = parse_ok(
+                "version = 2\n[plugins]\n  a = \"x\\\"#\" # c\n  b = 'y#' ; root_path = \"/var/lib/containerd/s\"\n");
+        ASSERT_EQ(containerd_config_line_naming(quoted, "/var/lib/containerd"), 4);
 
         ASSERT_TRUE(containerd_config_root_is_plain("/srv/containerd"));
         ASSERT_FALSE(containerd_config_root_is_plain("srv"));
@@ -122,6 +130,9 @@ static const struct {
         unsigned line;
 } nasty[] = {
         { "root = \"/a\"\nroot = \"/b\"\n", 2 },
+        { "version = 2\nRoot = \"/a\"\n", 2 },
+        { "'ROOT' = \"/a\"\n", 1 },
+        { "version = 2\nImports = [\"a.toml\"]\n", 2 },
         { "version = 2\n\"root\" = \"/a\"\nroot = '/b'\n", 3 },
         { "root = \"\"\"/a\"\"\"\n", 1 },
         { "version = 2\nx = '''\nroot = \"/a\"\n'''\n", 2 },

@@ -175,8 +175,71 @@ static void test_pid_namespace(void) {
                 ASSERT_TRUE(geteuid() != 0); /* only unprivileged runs may lack CLONE_NEWPID */
 }
 
+static void write_bytes(const char *dir, const char *name, const char *content, size_t size) {
+        _cleanup_free_ char *path = strdup_printf("%s/%s", dir, name);
+        ASSERT_TRUE(path);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(write_all(fd, content, size));
+}
+
+static void test_cmdline(void) {
+        char root[] = "/tmp/test-procs-XXXXXX";
+        ASSERT_TRUE(mkdtemp(root));
+        add_process(root, "900", "containerd-shim\n", "/usr/bin/containerd-shim-runc-v2");
+        add_process(root, "901", "rewritten\n", NULL);
+        add_process(root, "2", "kthreadd\n", NULL);
+        static const char shim[] = "/usr/bin/containerd-shim-runc-v2\0-namespace\0moby\0-id\0abc\0";
+        _cleanup_free_ char *dir = strdup_printf("%s/900", root);
+        ASSERT_TRUE(dir);
+        write_bytes(dir, "cmdline", shim, sizeof shim - 1);
+        free(dir);
+        /* set by the process itself, without the final NUL */
+        dir = strdup_printf("%s/901", root);
+        ASSERT_TRUE(dir);
+        write_bytes(dir, "cmdline", "worker --x", 10);
+        free(dir);
+        dir = strdup_printf("%s/2", root);
+        ASSERT_TRUE(dir);
+        write_bytes(dir, "cmdline", "", 0);
+
+        _cleanup_strv_free_ char **argv = NULL;
+        ASSERT_EQ(ASSERT_OK(procs_get_cmdline(root, 900, &argv)), 5);
+        ASSERT_STREQ(argv[0], "/usr/bin/containerd-shim-runc-v2");
+        ASSERT_STREQ(argv[1], "-namespace");
+        ASSERT_STREQ(argv[2], "moby");
+        ASSERT_STREQ(argv[4], "abc");
+        ASSERT_TRUE(argv[5] == NULL);
+        strv_freep(&argv);
+        argv = NULL;
+
+        ASSERT_EQ(ASSERT_OK(procs_get_cmdline(root, 901, &argv)), 1);
+        ASSERT_STREQ(argv[0], "worker --x");
+        ASSERT_TRUE(argv[1] == NULL);
+        strv_freep(&argv);
+        argv = NULL;
+
+        ASSERT_EQ(ASSERT_OK(procs_get_cmdline(root, 2, &argv)), 0);
+        ASSERT_TRUE(argv[0] == NULL);
+        strv_freep(&argv);
+
+        /* gone: an error, the output untouched */
+        argv = (char **) 1;
+        ASSERT_EQ(procs_get_cmdline(root, 12345, &argv), -ENOENT);
+        ASSERT_TRUE(argv == (char **) 1);
+        argv = NULL;
+        ASSERT_EQ(procs_get_cmdline(root, 0, &argv), -EINVAL);
+
+        /* the real one of this process */
+        ASSERT_TRUE(ASSERT_OK(procs_get_cmdline("/proc", getpid(), &argv)) >= 1);
+        ASSERT_TRUE(strstr(argv[0], "test-procs") != NULL);
+
+        remove_tree(root);
+}
+
 int main(void) {
         test_fake_tree();
+        test_cmdline();
         test_real_proc();
         test_pid_namespace();
         return 0;

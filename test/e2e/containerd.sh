@@ -209,6 +209,70 @@ nothing_changed "--root in containerd.service"
 inside rm "$CDROPIN"
 daemon_reload
 
+# ---- Docker's TARGET inside containerd's old root ----
+# The copy would write into a source tree, and the old root the user is
+# told to remove by hand afterwards would hold Docker's data.
+NESTED_TARGET=$OLD_ROOT/docker-new
+snapshot_state
+ddr_json migrate --yes --json --include-containerd --containerd-root "$NEW_ROOT" "$NESTED_TARGET"
+check_eq "TARGET below containerd's root: exit 3" 3 "$DDR_RC"
+check_eq "TARGET below containerd's root: containerd-source-nesting refused" refused \
+        "$(check_status containerd-source-nesting)"
+check "TARGET below containerd's root: the evidence names both" \
+        grep -qF "TARGET $NESTED_TARGET and containerd's root $OLD_ROOT" <<< "$(check_evidence containerd-source-nesting)"
+nothing_changed "TARGET below containerd's root"
+check "TARGET below containerd's root: $NESTED_TARGET not created" absent_inside "$NESTED_TARGET"
+snapshot_state
+ddr_json migrate --yes --json --include-containerd --containerd-root "$NEW_ROOT" "$OLD_ROOT"
+check_eq "TARGET = containerd's root: exit 3" 3 "$DDR_RC"
+check_eq "TARGET = containerd's root: containerd-source-nesting refused" refused \
+        "$(check_status containerd-source-nesting)"
+nothing_changed "TARGET = containerd's root"
+
+# ---- TARGET is Docker's data-root already ----
+# Nothing to do only when containerd's root is where the move would put it
+# (its default next to /var/lib/docker is /var/lib/containerd); containerd
+# is never moved alone.
+snapshot_state
+ddr_json migrate --yes --json --include-containerd "$HARNESS_DATAROOT"
+check_eq "TARGET = the data-root, containerd where its default puts it: exit 0" 0 "$DDR_RC"
+check_eq "... nothing to do" true "$(json_get .nothing_to_do)"
+nothing_changed "TARGET = the data-root, nothing to do"
+snapshot_state
+ddr_json migrate --yes --json --include-containerd --containerd-root "$NEW_ROOT" "$HARNESS_DATAROOT"
+check_eq "TARGET = the data-root, containerd elsewhere: exit 3" 3 "$DDR_RC"
+check_eq "TARGET = the data-root, containerd elsewhere: containerd-in-place refused" refused \
+        "$(check_status containerd-in-place)"
+check "... the evidence names both roots" \
+        grep -qF "containerd's root is $OLD_ROOT, not $NEW_ROOT" <<< "$(check_evidence containerd-in-place)"
+nothing_changed "TARGET = the data-root, containerd elsewhere"
+
+# ---- containers outside Docker: a shim of another namespace ----
+IMAGE_REF=$(head -n 1 "$T/ctr-images.before")
+OTHER_TASK=ddr-e2e-other
+# ctr asks for 1024 CPU shares by default; the harness's cgroups have no
+# cpu controller to set them in.
+if inside ctr -n "$CTR_NS" run -d --cpu-shares 0 "$IMAGE_REF" "$OTHER_TASK" sh -c 'while :; do sleep 1; done' > "$T/ctr-run.log" 2>&1; then
+        snapshot_state
+        ddr_json migrate --yes --json --include-containerd "$TARGET"
+        check_eq "a ctr task in namespace $CTR_NS: exit 3" 3 "$DDR_RC"
+        check_eq "a ctr task in namespace $CTR_NS: containerd-other-clients refused" refused \
+                "$(check_status containerd-other-clients)"
+        check "... the evidence names the namespace" \
+                grep -qF "namespace '$CTR_NS'" <<< "$(check_evidence containerd-other-clients)"
+        nothing_changed "a ctr task in namespace $CTR_NS"
+        inside ctr -n "$CTR_NS" task kill -s SIGKILL "$OTHER_TASK" >/dev/null 2>&1
+        for _ in $(seq 50); do
+                inside ctr -n "$CTR_NS" task delete "$OTHER_TASK" >/dev/null 2>&1 && break
+                sleep 0.2
+        done
+        inside ctr -n "$CTR_NS" containers delete "$OTHER_TASK" >/dev/null 2>&1 ||
+                e2e_die "cannot remove the ctr container $OTHER_TASK"
+else
+        sed 's/^/#   /' "$T/ctr-run.log"
+        e2e_not_ok "ctr run in namespace $CTR_NS failed"
+fi
+
 # ---- the migration ----
 # A running container's task directory and records are containerd's own to
 # remove when Docker stops the container (measured: meta.db and
@@ -331,5 +395,88 @@ for point in complete:stop complete:copy complete:configure enter:start complete
         index=$((index + 1))
 done
 [ "$(sha256sum < "$T/config.toml.now" | awk '{ print $1 }')" = "$sha_orig" ] || e2e_not_ok "config.toml differs at the end"
+
+# ---- killed right after config.toml named the new root ----
+# Before daemon.json changes, a reboot starts containerd from the new root
+# and Docker on the old one; containerd may also be started alone. What
+# containerd writes there (here: an image tag) exists nowhere else. Alone,
+# with Docker stopped: migrate again finishes the move and keeps it. Both
+# started: the daemons' data diverged, so migrate again and rollback
+# --remove-target refuse (exit 3, nothing changed) and rollback leaves the
+# new root, with the tag, in place.
+crash_after_config_toml() {
+        reset_docker_start_limit
+        docker stop -t 5 "$LIVE_CONTAINER" >/dev/null 2>&1
+        containerd_tree_settled || e2e_die "$1: containerd's tree keeps changing with no container running"
+        ddr_env DOCKER_DATAROOT_TEST_CRASH_AT=containerd-config:configure migrate --yes --include-containerd "$TARGET"
+        check_eq "$1: the tool died right after writing config.toml (SIGKILL, exit 137)" 137 "$DDR_RC"
+        check_eq "$1: config.toml names the new root" "root = \"$NEW_ROOT\"" \
+                "$(inside grep -E '^[[:space:]]*root[[:space:]]*=' "$CONFIG")"
+        inside cat /etc/docker/daemon.json > "$T/daemon.json.now"
+        check_same_file "$1: daemon.json is not changed yet" "$T/daemon.json.snap" "$T/daemon.json.now"
+}
+ctr_lists() { ctr_images | grep -qxF "$1"; }
+meta_db_holds() { inside grep -qaF "$1" "$NEW_ROOT/io.containerd.metadata.v1.bolt/meta.db"; }
+
+TAG_ALONE=${IMAGE_REF%:*}:after-crash-alone
+crash_after_config_toml "containerd alone"
+inside systemctl start containerd.service || e2e_die "containerd does not start on its own"
+check "containerd alone: it runs from $NEW_ROOT" containerd_runs_from "$NEW_ROOT"
+inside ctr -n "$CTR_NS" images tag "$IMAGE_REF" "$TAG_ALONE" >/dev/null || e2e_die "ctr images tag failed"
+check "containerd alone: it lists the tag made on the new root" ctr_lists "$TAG_ALONE"
+reset_docker_start_limit
+ddr migrate --yes --include-containerd "$TARGET"
+check_eq "containerd alone: migrate again exits 0" 0 "$DDR_RC"
+check "containerd alone: it resumed" grep -q 'resuming the interrupted migration' <<< "$DDR_OUTPUT"
+check_eq "containerd alone: DockerRootDir is the target" "$TARGET" "$(docker_info DockerRootDir)"
+check "containerd alone: containerd runs from $NEW_ROOT" containerd_runs_from "$NEW_ROOT"
+check "containerd alone: the tag made while it ran alone is still listed" ctr_lists "$TAG_ALONE"
+check "containerd alone: ... and the imported image" ctr_lists "$IMAGE_REF"
+check "containerd alone: the --restart always container runs" wait_running "$LIVE_CONTAINER" 60
+reset_docker_start_limit
+ddr rollback --yes
+check_eq "containerd alone: rollback after it exits 0" 0 "$DDR_RC"
+check "containerd alone: containerd runs from $OLD_ROOT again" containerd_runs_from "$OLD_ROOT"
+inside rm -rf "$TARGET" "$NEW_ROOT"
+
+TAG_REBOOT=${IMAGE_REF%:*}:after-crash-reboot
+crash_after_config_toml "reboot"
+inside systemctl start containerd.service docker.socket docker.service || e2e_die "the daemons do not start"
+wait_docker 60 || e2e_die "docker does not answer after the 'reboot'"
+check_eq "reboot: Docker runs on its old data-root" "$HARNESS_DATAROOT" "$(docker_info DockerRootDir)"
+check "reboot: containerd runs from $NEW_ROOT" containerd_runs_from "$NEW_ROOT"
+inside ctr -n "$CTR_NS" images tag "$IMAGE_REF" "$TAG_REBOOT" >/dev/null || e2e_die "ctr images tag failed"
+check "reboot: containerd lists the tag made on the new root" ctr_lists "$TAG_REBOOT"
+reboot_identities=$(dockerd_identity; containerd_identity)
+inside cat "$CONFIG" > "$T/config.toml.reboot"
+reset_docker_start_limit
+ddr_json migrate --yes --json --include-containerd "$TARGET"
+check_eq "reboot: migrate again exits 3" 3 "$DDR_RC"
+check_eq "reboot: containerd-root-consistent refused" refused "$(check_status containerd-root-consistent)"
+check "reboot: the evidence says the daemons' data diverged" \
+        grep -q "diverged" <<< "$(check_evidence containerd-root-consistent)"
+check "reboot: the remedy is a rollback without --remove-target" \
+        grep -q "rollback' without --remove-target" <<< "$(json_get '.checks[] | select(.id == "containerd-root-consistent") | .remedy')"
+ddr rollback --yes --remove-target
+check_eq "reboot: rollback --remove-target exits 3" 3 "$DDR_RC"
+check "reboot: ... it says containerd ran from the new root" grep -qF "containerd ran from $NEW_ROOT" <<< "$DDR_OUTPUT"
+check_eq "reboot: neither refusal restarted a daemon" "$reboot_identities" "$(dockerd_identity; containerd_identity)"
+inside cat "$CONFIG" > "$T/config.toml.now"
+check_same_file "reboot: neither refusal changed config.toml" "$T/config.toml.reboot" "$T/config.toml.now"
+check "reboot: containerd still lists the tag" ctr_lists "$TAG_REBOOT"
+check "reboot: Docker's copy is still there" inside test -d "$TARGET"
+reset_docker_start_limit
+ddr rollback --yes
+check_eq "reboot: rollback exits 0" 0 "$DDR_RC"
+check_eq "reboot: DockerRootDir is the old one" "$HARNESS_DATAROOT" "$(docker_info DockerRootDir)"
+check "reboot: containerd runs from $OLD_ROOT again" containerd_runs_from "$OLD_ROOT"
+inside cat "$CONFIG" > "$T/config.toml.now"
+check_same_file "reboot: config.toml is byte for byte the original" "$T/config.toml.orig" "$T/config.toml.now"
+check "reboot: the tag made on the new root is still in its metadata database" meta_db_holds "$TAG_REBOOT"
+ddr rollback --yes --remove-target
+check_eq "reboot: rollback --remove-target after the rollback exits 3 too" 3 "$DDR_RC"
+check "reboot: ... and the tag is still there" meta_db_holds "$TAG_REBOOT"
+check "reboot: the --restart always container runs" wait_running "$LIVE_CONTAINER" 60
+inside rm -rf "$TARGET" "$NEW_ROOT"
 
 e2e_finish
