@@ -31,7 +31,8 @@ typedef struct CopyOptions {
          * being the copy's last step; all else is removed and copied again.
          * Entries of dst missing in src are left alone. */
         bool resume;
-        /* When it becomes non-zero the workers stop at the next entry and
+        /* When it becomes non-zero the workers stop at the next entry or
+         * chunk of a large file (unfinished files are removed) and
          * copy_tree returns -ECANCELED. May be NULL. */
         const atomic_int *cancel;
 } CopyOptions;
@@ -51,7 +52,8 @@ typedef struct CopyStats {
         uint64_t kept;              /* resume: complete files of the interrupted run kept */
 } CopyStats;
 
-/* About 4 workers per CPU, at least 4, at most 16 (measured: see copy.c). */
+/* 32 workers, or 8 per CPU when that is more, at most 64: the copy waits
+ * on the devices far more than on the CPUs (measured: see copy.c). */
 unsigned copy_default_jobs(void);
 
 /* Copies the tree at src to dst, which must be absent (it is created; its
@@ -62,7 +64,9 @@ unsigned copy_default_jobs(void);
  * modes incl. setuid/setgid/sticky, every xattr incl. POSIX ACLs (through
  * libacl) and security.capability, hardlinks of every non-directory,
  * device numbers, symlink targets and nanosecond atime/mtime; directory
- * metadata is finished after its children. src is only read (O_NOATIME).
+ * metadata is finished after its children. Regular files above a few MiB
+ * that cannot be cloned are copied in chunks by several workers; their
+ * metadata is set once, after the last chunk. src is only read (O_NOATIME).
  * Does not cross mount points below src (a different mount id; btrfs
  * subvolumes are not mounts and are copied): each is a warning and
  * counted in skipped_mounts. A target that refuses security.selinux or

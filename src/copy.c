@@ -5,8 +5,10 @@
  * holds a whole listing. Each directory node counts what still depends on
  * it (its own listing plus its unfinished subdirectories); whoever drops
  * that count to zero sets the directory's last metadata and propagates to
- * the parent. Only *at() calls relative to open directory fds are used, so
- * depth and path length are unlimited. */
+ * the parent. Large regular files go back to the same pool as chunks, so
+ * a directory of a few big files is not copied by one worker alone. Only
+ * *at() calls relative to open directory fds are used, so depth and path
+ * length are unlimited. */
 
 #include <fcntl.h>
 #include <limits.h>
@@ -24,10 +26,21 @@
 
 #define JOBS_MAX 64U
 #define DENTS_BUFFER_SIZE (16U * 1024U)
-#define DATA_BUFFER_SIZE (256U * 1024U)
+/* One per worker, page-aligned, reused for every file: few calls per
+ * chunk, and the default 32 workers stay well under the 64 MiB memory
+ * goal (only the pages a copy touched count). */
+#define DATA_BUFFER_SIZE (1024U * 1024U)
 /* Bytes per copy_file_range() call: big enough to be cheap, small enough
  * that progress moves during a multi-GiB file. */
-#define COPY_CHUNK_SIZE (8U * 1024U * 1024U)
+#define COPY_CALL_SIZE (8U * 1024U * 1024U)
+/* A regular file above this size is not copied by the worker that met it
+ * in a directory listing but handed to the pool in chunks, so that a
+ * directory of a few big files keeps every worker busy. */
+#define LARGE_FILE_MIN (8ULL * 1024U * 1024U)
+#define LARGE_CHUNK_SIZE (32ULL * 1024U * 1024U)
+/* Workers on one file at a time: writers of one inode queue on its lock
+ * (and spin there, burning CPU), so more do not make it faster. */
+#define LARGE_FILE_WORKERS 2U
 #define QUEUE_MAX 256U
 #define LINK_SHARDS 64U
 #define METHOD_CACHE_SIZE 8U
@@ -91,6 +104,28 @@ typedef struct LinkShard {
         size_t n_entries;
 } LinkShard;
 
+/* A regular file copied by several workers, one chunk each. It holds one
+ * of its directory's pending references (so the directory's times are set
+ * after it) and, for an inode with several names, the link entry the other
+ * names wait on. Whoever finishes the last chunk sets the metadata. */
+typedef struct LargeFile LargeFile;
+struct LargeFile {
+        LargeFile *next;                /* in the walk's list while chunks are left to hand out */
+        DirNode *dir;
+        char *name;
+        LinkEntry *link;                /* NULL for a single name */
+        struct statx sx;
+        int src_fd;
+        int dst_fd;
+        uint32_t n_chunks;
+        uint32_t next_chunk;            /* under the walk's queue lock */
+        unsigned running;               /* chunks being copied; under the queue lock */
+        atomic_uint chunks_left;
+        _Atomic uint64_t bytes_written;
+        atomic_int error;               /* the first failure of any chunk */
+        const char *failed_op;          /* written only by the chunk that set error */
+};
+
 typedef struct MethodCacheEntry {
         dev_t src_dev;
         CopyMethod method;
@@ -148,6 +183,10 @@ struct Walk {
         size_t queue_max;
         unsigned active_workers;
         bool finished;
+        LargeFile *large_head;          /* oldest first: finished files free their fds */
+        LargeFile *large_tail;
+        unsigned large_in_flight;
+        unsigned large_max;
 
         pthread_mutex_t report_lock;
         atomic_int first_error;
@@ -162,12 +201,12 @@ struct Walk {
 #define COUNT(w, field, n) atomic_fetch_add_explicit(&(w)->counters.field, (n), memory_order_relaxed)
 #define COUNTER(w, field) atomic_load_explicit(&(w)->counters.field, memory_order_relaxed)
 
-/* Measured on the 2-CPU development VM, cold cache, 200k files of 0.2-4 KiB
- * in 20k directories copied within ext4 (wall time incl. syncfs): 1 worker
- * 27 s, 4: 15-19 s, 8: 14-16 s, 16: 14-17 s, 32: 15 s; cp -a took 38 s.
- * Each worker mostly waits on one small read or metadata update and the
- * device serves many at once, so about 4 per CPU keep it busy; beyond that
- * the CPUs are the limit and more workers only add memory and contention. */
+/* A copy waits on the devices far more than it computes: each worker
+ * mostly waits on one cold read or metadata update, and the device serves
+ * many at once. Measured on the 2-CPU development VM (docs/benchmarks.md,
+ * 217k-entry data-root, cold cache, ext4 to ext4): 8 workers 13.4 s, 16:
+ * 11.5 s, 32: 9.4 s, 64: no faster, at the same CPU time. So 32, and more
+ * only where there are CPUs to drive more requests. */
 unsigned copy_default_jobs(void) {
         unsigned ncpu = 0;
         cpu_set_t set;
@@ -178,7 +217,7 @@ unsigned copy_default_jobs(void) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
                 ncpu = n > 0 ? (unsigned) n : 1;
         }
-        return MIN(MAX(4 * ncpu, 4U), 16U);
+        return MIN(MAX(8 * ncpu, 32U), JOBS_MAX);
 }
 
 /* ---- reporting ---------------------------------------------------------- */
@@ -430,8 +469,10 @@ static void copy_owner_and_xattrs(Worker *wk, const DirNode *dir, const char *na
         if (r < 0)
                 report(w, false, dir, name, "chown", negative_errno());
 
-        inode_ref_init(&src, src_fd, dir ? dir->src_fd : -1, name);
-        inode_ref_init(&dst, dst_fd, dir ? dir->dst_fd : -1, name);
+        /* The directory's source fd is not read when the inode has its
+         * own: a large file finishes after the listing closed it. */
+        inode_ref_init(&src, src_fd, src_fd < 0 && dir ? dir->src_fd : -1, name);
+        inode_ref_init(&dst, dst_fd, dst_fd < 0 && dir ? dir->dst_fd : -1, name);
         copy_xattrs(wk, dir, name, &src, &dst, &access_acl, ret_default_acl);
         if (access_acl)
                 copy_access_acl(w, dir, name, &src, &dst);
@@ -494,7 +535,7 @@ static int copy_range(Worker *wk, int src_fd, int dst_fd, uint64_t start, uint64
         uint64_t pos = start;
 
         while (pos < end) {
-                size_t want = (size_t) MIN(end - pos, (uint64_t) COPY_CHUNK_SIZE);
+                size_t want = (size_t) MIN(end - pos, (uint64_t) COPY_CALL_SIZE);
                 ssize_t n;
 
                 /* A multi-GiB file must not hold up a cancel. */
@@ -547,40 +588,48 @@ static int copy_range(Worker *wk, int src_fd, int dst_fd, uint64_t start, uint64
         return 0;
 }
 
-/* Copies the bytes of a regular file: a clone when the filesystems can
- * share extents, else data segment by data segment so holes stay holes. */
-static int copy_data(Worker *wk, int src_fd, int dst_fd, const struct statx *sx, uint64_t *ret_bytes,
-                     const char **ret_op) {
-        uint64_t size = sx->stx_size, offset = 0, written = 0;
+/* 1 when the whole file was cloned, 0 when its bytes must be copied (the
+ * destination is then still empty), <0 on error. */
+static int try_clone(Worker *wk, int src_fd, int dst_fd, const struct statx *sx, const char **ret_op) {
         CopyMethod *cached = method_slot(wk, statx_dev(sx));
-        CopyMethod method = *cached;
-        int r;
 
-        if (method == COPY_METHOD_CLONE) {
-                if (ioctl(dst_fd, FICLONE, src_fd) >= 0) {
-                        progress_add(wk->walk, 0, size);
-                        *ret_bytes = size;
-                        return 0;
-                }
-                if (clone_unsupported(errno))
-                        *cached = COPY_METHOD_COPY_FILE_RANGE;
-                else if (ftruncate(dst_fd, 0) < 0) {
-                        /* A clone that failed halfway must not leave shared extents behind. */
-                        *ret_op = "ftruncate";
-                        return negative_errno();
-                }
-                method = COPY_METHOD_COPY_FILE_RANGE;
-        }
-
-        /* The final size first: writes below EOF do not make xfs allocate
-         * ahead of them, which a later ftruncate() would keep inside the
-         * file, and a trailing hole needs it anyway. */
-        if (ftruncate(dst_fd, (off_t) size) < 0) {
+        if (*cached != COPY_METHOD_CLONE)
+                return 0;
+        if (ioctl(dst_fd, FICLONE, src_fd) >= 0)
+                return 1;
+        if (clone_unsupported(errno))
+                *cached = COPY_METHOD_COPY_FILE_RANGE;
+        else if (ftruncate(dst_fd, 0) < 0) {
+                /* A clone that failed halfway must not leave shared extents behind. */
                 *ret_op = "ftruncate";
                 return negative_errno();
         }
+        return 0;
+}
 
-        while (offset < size) {
+/* The final size first: writes below EOF do not make xfs allocate ahead of
+ * them, which a later ftruncate() would keep inside the file, and a
+ * trailing hole needs it anyway. Big sources are read in order. */
+static int prepare_data_copy(int src_fd, int dst_fd, const struct statx *sx, const char **ret_op) {
+        if (ftruncate(dst_fd, (off_t) sx->stx_size) < 0) {
+                *ret_op = "ftruncate";
+                return negative_errno();
+        }
+        if (sx->stx_size > DATA_BUFFER_SIZE)
+                (void) posix_fadvise(src_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        return 0;
+}
+
+/* Copies the data segments of [start, end) of the source, leaving its holes
+ * as holes; the destination already has its final size. */
+static int copy_segments(Worker *wk, int src_fd, int dst_fd, const struct statx *sx, uint64_t start,
+                         uint64_t end, uint64_t *ret_bytes, const char **ret_op) {
+        CopyMethod *cached = method_slot(wk, statx_dev(sx));
+        CopyMethod method = MAX(*cached, COPY_METHOD_COPY_FILE_RANGE);
+        uint64_t offset = start, written = 0;
+        int r;
+
+        while (offset < end) {
                 off_t data = lseek(src_fd, (off_t) offset, SEEK_DATA), hole;
 
                 if (data < 0) {
@@ -591,17 +640,17 @@ static int copy_data(Worker *wk, int src_fd, int dst_fd, const struct statx *sx,
                                 return negative_errno();
                         }
                         data = (off_t) offset;  /* no hole support: all of it is data */
-                        hole = (off_t) size;
+                        hole = (off_t) end;
                 } else {
+                        if ((uint64_t) data >= end)
+                                break;
                         hole = lseek(src_fd, data, SEEK_HOLE);
                         if (hole < 0) {
                                 *ret_op = "lseek SEEK_HOLE";
                                 return negative_errno();
                         }
                 }
-                if ((uint64_t) data >= size)
-                        break;
-                uint64_t stop = (uint64_t) hole > (uint64_t) data ? MIN((uint64_t) hole, size) : size;
+                uint64_t stop = (uint64_t) hole > (uint64_t) data ? MIN((uint64_t) hole, end) : end;
 
                 progress_add(wk->walk, 0, (uint64_t) data - offset);
                 r = copy_range(wk, src_fd, dst_fd, (uint64_t) data, stop, &method, cached, ret_op);
@@ -611,14 +660,22 @@ static int copy_data(Worker *wk, int src_fd, int dst_fd, const struct statx *sx,
                 offset = stop;
         }
 
-        progress_add(wk->walk, 0, size - MIN(offset, size));
+        progress_add(wk->walk, 0, end - MIN(offset, end));
         *ret_bytes = written;
         return 0;
 }
 
 /* ---- non-directories ---------------------------------------------------- */
 
-static int create_regular(Worker *wk, DirNode *dir, const char *name, const struct statx *sx, int src_fd) {
+static LargeFile *large_file_new(DirNode *dir, const char *name, const struct statx *sx, LinkEntry *link);
+static void large_file_queue(Worker *wk, LargeFile *lf);
+static bool chunk_help(Worker *wk);
+
+/* 0 when the file is complete, 1 when its data went to the pool in chunks
+ * (whoever copies the last one finishes the file and releases the names
+ * waiting to link to it), <0 on failure (reported, nothing left behind). */
+static int create_regular(Worker *wk, DirNode *dir, const char *name, const struct statx *sx, int *src_fd,
+                          LinkEntry *link) {
         Walk *w = wk->walk;
         const char *failed_op = "copy";
         uint64_t bytes = 0;
@@ -634,7 +691,25 @@ static int create_regular(Worker *wk, DirNode *dir, const char *name, const stru
         }
 
         if (sx->stx_size > 0) {
-                r = copy_data(wk, src_fd, dst_fd, sx, &bytes, &failed_op);
+                r = try_clone(wk, *src_fd, dst_fd, sx, &failed_op);
+                if (r > 0) {
+                        progress_add(w, 0, sx->stx_size);
+                        bytes = sx->stx_size;
+                } else if (r == 0) {
+                        r = prepare_data_copy(*src_fd, dst_fd, sx, &failed_op);
+                        if (r >= 0 && sx->stx_size > LARGE_FILE_MIN) {
+                                LargeFile *lf = large_file_new(dir, name, sx, link);
+                                if (lf) {
+                                        lf->src_fd = TAKE_FD(*src_fd);
+                                        lf->dst_fd = TAKE_FD(dst_fd);
+                                        large_file_queue(wk, lf);
+                                        return 1;
+                                }
+                                /* Out of memory: this worker copies it alone. */
+                        }
+                        if (r >= 0)
+                                r = copy_segments(wk, *src_fd, dst_fd, sx, 0, sx->stx_size, &bytes, &failed_op);
+                }
                 if (r < 0) {
                         if (r != -ECANCELED)
                                 report(w, false, dir, name, failed_op, r);
@@ -645,7 +720,7 @@ static int create_regular(Worker *wk, DirNode *dir, const char *name, const stru
                 }
         }
 
-        copy_metadata(wk, dir, name, sx, src_fd, dst_fd);
+        copy_metadata(wk, dir, name, sx, *src_fd, dst_fd);
 
         /* Network filesystems report write errors only here. */
         if (close(TAKE_FD(dst_fd)) < 0) {
@@ -728,11 +803,12 @@ static int create_special(Worker *wk, DirNode *dir, const char *name, const stru
 
 /* Creates the inode complete with data and metadata. <0 when it could not
  * be created (already reported); metadata failures are reported but the
- * inode counts as created. */
-static int create_nondir(Worker *wk, DirNode *dir, const char *name, const struct statx *sx, int src_fd) {
+ * inode counts as created. 1 for a large file that the pool finishes. */
+static int create_nondir(Worker *wk, DirNode *dir, const char *name, const struct statx *sx, int *src_fd,
+                         LinkEntry *link) {
         switch (sx->stx_mode & S_IFMT) {
         case S_IFREG:
-                return create_regular(wk, dir, name, sx, src_fd);
+                return create_regular(wk, dir, name, sx, src_fd, link);
         case S_IFLNK:
                 return create_symlink(wk, dir, name, sx);
         case S_IFCHR:
@@ -883,54 +959,13 @@ static int link_to_first(Walk *w, const LinkEntry *e, DirNode *dir, const char *
         return r < 0 ? negative_errno() : 0;
 }
 
-/* A non-directory with more than one name. The first name met creates the
- * inode; the others wait until it is complete (data and metadata) and link
- * to it. Waiting cannot deadlock: creating an inode never waits. */
-static void handle_linked(Worker *wk, DirNode *dir, const char *name, const struct statx *sx, int src_fd) {
-        Walk *w = wk->walk;
-        dev_t dev = statx_dev(sx);
-        ino_t ino = (ino_t) sx->stx_ino;
-        LinkShard *s = link_shard(w, dev, ino);
-        int r;
-
-        pthread_mutex_lock(&s->lock);
-        LinkEntry *e = link_find(s, dev, ino);
-        if (!e) {
-                e = link_add(s, dev, ino, sx->stx_nlink);
-                if (!e) {
-                        pthread_mutex_unlock(&s->lock);
-                        report(w, false, dir, name, "hardlink table", -ENOMEM);
-                        (void) create_nondir(wk, dir, name, sx, src_fd);
-                        return;
-                }
-        } else {
-                e->seen++;
-                e->waiters++;
-                while (e->state == LINK_CREATING)
-                        pthread_cond_wait(&s->changed, &s->lock);
-                e->waiters--;
-
-                if (e->state == LINK_DONE) {
-                        r = link_to_first(w, e, dir, name);
-                        link_maybe_drop(s, e);
-                        pthread_mutex_unlock(&s->lock);
-                        if (r < 0)
-                                report(w, false, dir, name, "link", r);
-                        else {
-                                COUNT(w, hardlinks, 1);
-                                progress_add(w, 1, 0);
-                        }
-                        return;
-                }
-                /* The first copy failed (and was reported): this name
-                 * tries again and the later ones link to it. */
-                e->state = LINK_CREATING;
-        }
-        pthread_mutex_unlock(&s->lock);
-
+/* The first name's copy is complete (r >= 0) or failed: the names waiting
+ * for it may go on. */
+static void link_entry_finish(Walk *w, LinkEntry *e, DirNode *dir, const char *name, int r) {
+        LinkShard *s = link_shard(w, e->dev, e->ino);
         _cleanup_free_ char *relpath = NULL;
         _cleanup_close_ int path_fd = -1;
-        r = create_nondir(wk, dir, name, sx, src_fd);
+
         if (r >= 0) {
                 relpath = relpath_of(dir, name);
                 if (!relpath || strlen(relpath) >= PATH_MAX) {
@@ -951,6 +986,63 @@ static void handle_linked(Worker *wk, DirNode *dir, const char *name, const stru
         pthread_cond_broadcast(&s->changed);
         link_maybe_drop(s, e);
         pthread_mutex_unlock(&s->lock);
+}
+
+/* A non-directory with more than one name. The first name met creates the
+ * inode; the others wait until it is complete (data and metadata) and link
+ * to it. Waiting cannot deadlock: creating an inode never waits, and a
+ * waiter copies queued chunks of large files before it sleeps, so the
+ * chunks of the inode it waits for always find a worker. */
+static void handle_linked(Worker *wk, DirNode *dir, const char *name, const struct statx *sx, int *src_fd) {
+        Walk *w = wk->walk;
+        dev_t dev = statx_dev(sx);
+        ino_t ino = (ino_t) sx->stx_ino;
+        LinkShard *s = link_shard(w, dev, ino);
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        LinkEntry *e = link_find(s, dev, ino);
+        if (!e) {
+                e = link_add(s, dev, ino, sx->stx_nlink);
+                if (!e) {
+                        pthread_mutex_unlock(&s->lock);
+                        report(w, false, dir, name, "hardlink table", -ENOMEM);
+                        (void) create_nondir(wk, dir, name, sx, src_fd, NULL);
+                        return;
+                }
+        } else {
+                e->seen++;
+                e->waiters++;
+                while (e->state == LINK_CREATING) {
+                        pthread_mutex_unlock(&s->lock);
+                        bool helped = chunk_help(wk);
+                        pthread_mutex_lock(&s->lock);
+                        if (!helped && e->state == LINK_CREATING)
+                                pthread_cond_wait(&s->changed, &s->lock);
+                }
+                e->waiters--;
+
+                if (e->state == LINK_DONE) {
+                        r = link_to_first(w, e, dir, name);
+                        link_maybe_drop(s, e);
+                        pthread_mutex_unlock(&s->lock);
+                        if (r < 0)
+                                report(w, false, dir, name, "link", r);
+                        else {
+                                COUNT(w, hardlinks, 1);
+                                progress_add(w, 1, 0);
+                        }
+                        return;
+                }
+                /* The first copy failed (and was reported): this name
+                 * tries again and the later ones link to it. */
+                e->state = LINK_CREATING;
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        r = create_nondir(wk, dir, name, sx, src_fd, e);
+        if (r != 1)
+                link_entry_finish(w, e, dir, name, r);
 }
 
 /* tree_size(): true for the first name of an inode met. */
@@ -1240,9 +1332,192 @@ static void handle_entry(Worker *wk, DirNode *dir, const char *name, unsigned ch
                 if (sx.stx_nlink <= 1 || link_first_sighting(w, &sx))
                         count_size(w, &sx);
         } else if (sx.stx_nlink > 1)
-                handle_linked(wk, dir, name, &sx, src_fd);
+                handle_linked(wk, dir, name, &sx, &src_fd);
         else
-                (void) create_nondir(wk, dir, name, &sx, src_fd);
+                (void) create_nondir(wk, dir, name, &sx, &src_fd, NULL);
+}
+
+/* ---- large files -------------------------------------------------------- */
+
+static void large_file_free(LargeFile *lf) {
+        if (lf->src_fd >= 0)
+                (void) close(lf->src_fd);
+        if (lf->dst_fd >= 0)
+                (void) close(lf->dst_fd);
+        free(lf->name);
+        free(lf);
+}
+
+static LargeFile *large_file_new(DirNode *dir, const char *name, const struct statx *sx, LinkEntry *link) {
+        LargeFile *lf = calloc(1, sizeof(LargeFile));
+        if (!lf)
+                return NULL;
+        lf->name = strdup(name);
+        if (!lf->name) {
+                free(lf);
+                return NULL;
+        }
+        lf->dir = dir;
+        lf->link = link;
+        lf->sx = *sx;
+        lf->src_fd = lf->dst_fd = -1;
+        lf->n_chunks = (uint32_t) ((sx->stx_size + LARGE_CHUNK_SIZE - 1) / LARGE_CHUNK_SIZE);
+        atomic_init(&lf->chunks_left, lf->n_chunks);
+        atomic_fetch_add(&dir->pending, 1);
+        return lf;
+}
+
+/* After the last chunk: the metadata once, in the order copy_metadata()
+ * keeps, then the names waiting to link, then the directory. */
+static void large_file_finish(Worker *wk, LargeFile *lf) {
+        Walk *w = wk->walk;
+        DirNode *dir = lf->dir;
+        int r = atomic_load(&lf->error);
+
+        if (r >= 0) {
+                copy_metadata(wk, dir, lf->name, &lf->sx, lf->src_fd, lf->dst_fd);
+                /* Network filesystems report write errors only here. */
+                if (close(TAKE_FD(lf->dst_fd)) < 0) {
+                        r = negative_errno();
+                        report(w, false, dir, lf->name, "close", r);
+                        (void) unlinkat(dir->dst_fd, lf->name, 0);
+                } else {
+                        COUNT(w, regular_files, 1);
+                        COUNT(w, bytes, atomic_load(&lf->bytes_written));
+                        progress_add(w, 1, 0);
+                }
+        } else {
+                if (r != -ECANCELED)
+                        report(w, false, dir, lf->name, lf->failed_op ? lf->failed_op : "copy", r);
+                /* A partial file must not pass for a copy. */
+                (void) unlinkat(dir->dst_fd, lf->name, 0);
+        }
+
+        if (lf->link)
+                link_entry_finish(w, lf->link, dir, lf->name, r);
+
+        pthread_mutex_lock(&w->queue_lock);
+        w->large_in_flight--;
+        pthread_mutex_unlock(&w->queue_lock);
+
+        dir_node_unref(w, dir);
+        large_file_free(lf);
+}
+
+static void large_file_fail(LargeFile *lf, int error, const char *operation) {
+        int none = 0;
+        if (atomic_compare_exchange_strong(&lf->error, &none, error))
+                lf->failed_op = operation;
+}
+
+static void chunk_run(Worker *wk, LargeFile *lf, uint32_t index) {
+        uint64_t start = (uint64_t) index * LARGE_CHUNK_SIZE;
+        uint64_t end = MIN(start + LARGE_CHUNK_SIZE, (uint64_t) lf->sx.stx_size);
+
+        /* After a failure or a cancel the other chunks only count down. */
+        if (atomic_load(&lf->error) == 0) {
+                const char *failed_op = "copy";
+                uint64_t bytes = 0;
+                int r = cancelled(wk->walk) ? -ECANCELED
+                                            : copy_segments(wk, lf->src_fd, lf->dst_fd, &lf->sx, start, end,
+                                                            &bytes, &failed_op);
+                if (r < 0)
+                        large_file_fail(lf, r, failed_op);
+                else {
+                        atomic_fetch_add(&lf->bytes_written, bytes);
+                        /* Starts the writeback of the chunk now instead of
+                         * at the dirty limits, and keeps neither side's
+                         * pages: measured 4 x 1 GiB in 3.9-4.1 s at 1.6 CPU
+                         * s instead of 4.3-8.0 s at 3.3-11.6 CPU s. */
+                        (void) posix_fadvise(lf->src_fd, (off_t) start, (off_t) (end - start), POSIX_FADV_DONTNEED);
+                        (void) posix_fadvise(lf->dst_fd, (off_t) start, (off_t) (end - start), POSIX_FADV_DONTNEED);
+                }
+        }
+
+        Walk *w = wk->walk;
+        pthread_mutex_lock(&w->queue_lock);
+        lf->running--;
+        if (lf->next_chunk < lf->n_chunks)
+                pthread_cond_signal(&w->queue_changed);
+        pthread_mutex_unlock(&w->queue_lock);
+
+        if (atomic_fetch_sub(&lf->chunks_left, 1) == 1)
+                large_file_finish(wk, lf);
+}
+
+/* Takes the next chunk of the oldest large file that has room for one more
+ * worker, under the queue lock. */
+static bool chunk_take_locked(Walk *w, LargeFile **ret_file, uint32_t *ret_index) {
+        LargeFile *prev = NULL, *lf = w->large_head;
+
+        while (lf && lf->running >= LARGE_FILE_WORKERS) {
+                prev = lf;
+                lf = lf->next;
+        }
+        if (!lf)
+                return false;
+        *ret_file = lf;
+        *ret_index = lf->next_chunk++;
+        lf->running++;
+        if (lf->next_chunk >= lf->n_chunks) {
+                if (prev)
+                        prev->next = lf->next;
+                else
+                        w->large_head = lf->next;
+                if (w->large_tail == lf)
+                        w->large_tail = prev;
+                lf->next = NULL;
+        }
+        return true;
+}
+
+static bool chunk_available_locked(const Walk *w) {
+        for (const LargeFile *lf = w->large_head; lf; lf = lf->next)
+                if (lf->running < LARGE_FILE_WORKERS)
+                        return true;
+        return false;
+}
+
+/* Copies one queued chunk, if there is one. */
+static bool chunk_help(Worker *wk) {
+        Walk *w = wk->walk;
+        LargeFile *lf;
+        uint32_t index;
+
+        pthread_mutex_lock(&w->queue_lock);
+        bool taken = chunk_take_locked(w, &lf, &index);
+        if (taken && !wk->active) {
+                wk->active = true;
+                w->active_workers++;
+        }
+        pthread_mutex_unlock(&w->queue_lock);
+        if (taken)
+                chunk_run(wk, lf, index);
+        return taken;
+}
+
+/* Hands the chunks to the pool. Every queued file holds two fds and its
+ * directory: while too many are in flight, copy queued chunks first. */
+static void large_file_queue(Worker *wk, LargeFile *lf) {
+        Walk *w = wk->walk;
+
+        for (;;) {
+                pthread_mutex_lock(&w->queue_lock);
+                bool full = w->large_in_flight >= w->large_max;
+                pthread_mutex_unlock(&w->queue_lock);
+                if (!full || !chunk_help(wk))
+                        break;
+        }
+
+        pthread_mutex_lock(&w->queue_lock);
+        w->large_in_flight++;
+        if (w->large_tail)
+                w->large_tail->next = lf;
+        else
+                w->large_head = lf;
+        w->large_tail = lf;
+        pthread_cond_broadcast(&w->queue_changed);
+        pthread_mutex_unlock(&w->queue_lock);
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -1283,25 +1558,30 @@ static void process_batch(Worker *wk, DirNode *n, size_t size) {
         }
 }
 
-/* The top of the shared stack, with a reference for one batch, or NULL
- * when everything is done: the stack is empty and no worker is busy (a
- * busy one could still push). */
-static DirNode *queue_take(Worker *wk) {
+/* Work from the shared queue: a chunk of a large file, else the top of the
+ * directory stack with a reference for one batch. False when everything is
+ * done: nothing is queued and no worker is busy (a busy one could still
+ * queue more). */
+static bool queue_take(Worker *wk, DirNode **ret_dir, LargeFile **ret_file, uint32_t *ret_index) {
         Walk *w = wk->walk;
-        DirNode *n = NULL;
+        bool found = false;
 
         pthread_mutex_lock(&w->queue_lock);
         for (;;) {
                 if (w->finished)
                         break;
-                if (w->n_queue > 0) {
+                if (w->n_queue > 0 || chunk_available_locked(w)) {
                         if (!wk->active) {
                                 wk->active = true;
                                 w->active_workers++;
                         }
-                        n = w->queue[w->n_queue - 1];
-                        /* Safe: a stacked node still holds its listing reference. */
-                        atomic_fetch_add(&n->src_users, 1);
+                        if (!chunk_take_locked(w, ret_file, ret_index)) {
+                                DirNode *n = w->queue[w->n_queue - 1];
+                                /* Safe: a stacked node still holds its listing reference. */
+                                atomic_fetch_add(&n->src_users, 1);
+                                *ret_dir = n;
+                        }
+                        found = true;
                         break;
                 }
                 if (wk->active) {
@@ -1315,7 +1595,7 @@ static DirNode *queue_take(Worker *wk) {
                 pthread_cond_wait(&w->queue_changed, &w->queue_lock);
         }
         pthread_mutex_unlock(&w->queue_lock);
-        return n;
+        return found;
 }
 
 static void *worker_main(void *userdata) {
@@ -1323,10 +1603,25 @@ static void *worker_main(void *userdata) {
         Walk *w = wk->walk;
 
         for (;;) {
+                /* Chunks first: a finished large file gives back its fds
+                 * and its directory. */
+                if (chunk_help(wk))
+                        continue;
+
                 bool local = wk->n_local > 0, first_end;
-                DirNode *n = local ? wk->local[wk->n_local - 1] : queue_take(wk);
-                if (!n)
-                        break;
+                DirNode *n = NULL;
+                if (local)
+                        n = wk->local[wk->n_local - 1];
+                else {
+                        LargeFile *lf = NULL;
+                        uint32_t index;
+                        if (!queue_take(wk, &n, &lf, &index))
+                                break;
+                        if (lf) {
+                                chunk_run(wk, lf, index);
+                                continue;
+                        }
+                }
 
                 ssize_t r = read_batch(wk, n, &first_end);
                 if (r > 0)
@@ -1404,7 +1699,7 @@ static int walk_init(Walk *w, WalkMode mode, const CopyOptions *opts, unsigned j
                 wk->walk = w;
                 wk->dents = malloc(DENTS_BUFFER_SIZE);
                 if (mode == WALK_COPY) {
-                        wk->data = malloc(DATA_BUFFER_SIZE);
+                        wk->data = aligned_alloc(4096, DATA_BUFFER_SIZE);
                         wk->xattr_names = malloc(XATTR_LIST_MAX);
                         wk->xattr_value = malloc(XATTR_SIZE_MAX);
                 }
@@ -1416,6 +1711,7 @@ static int walk_init(Walk *w, WalkMode mode, const CopyOptions *opts, unsigned j
                 }
         }
         w->n_workers = jobs;
+        w->large_max = 2 * jobs;
         return 0;
 }
 
