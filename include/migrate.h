@@ -139,6 +139,7 @@ typedef struct ContainerdRestore {
         const char *backup_path;      /* NULL when config.toml did not exist */
         const char *root;             /* the old root containerd must run from again */
         const char *moved_root;       /* where the migration put it */
+        const char *mount_dropin;     /* containerd.service's drop-in the migration wrote, or NULL */
 } ContainerdRestore;
 
 /* Puts back what a recorded migration changed: daemon.json from its backup
@@ -166,3 +167,5 @@ int migrate_containerd_ran_from(const Journal *j, const char *root);
 
 /* Where --add-mount-dependency writes docker.service's drop-in. */
 #define MOUNT_DROPIN_PATH "/etc/systemd/system/docker.service.d/50-docker-dataroot-mount.conf"
+/* ... and containerd.service's, when containerd's root moves too. */
+#define CONTAINERD_MOUNT_DROPIN_PATH "/etc/systemd/system/containerd.service.d/50-docker-dataroot-mount.conf"

@@ -86,6 +86,7 @@ static void help(void) {
                "     --verify-content  compare file contents too after the copy\n"
                "     --add-mount-dependency\n"
                "                       give docker.service RequiresMountsFor=TARGET\n"
+               "                       (and containerd.service its new root's)\n"
                "     --include-containerd\n"
                "                       move containerd's root too (its \"root\" in\n"
                "                       /etc/containerd/config.toml), needed with the\n"
@@ -740,8 +741,9 @@ static void print_plan(const MigratePlan *p, FILE *f) {
                         p->config_path ? p->config_path : "?",
                         p->config && p->config->existed ? ", after a backup" : "");
                 if (arg_add_mount_dependency)
-                        fprintf(f, "     write %s\n     (RequiresMountsFor=%s)\n", MOUNT_DROPIN_PATH,
-                                p->target ? p->target : "?");
+                        fprintf(f, "     write %s\n     (RequiresMountsFor=%s)\n     and %s\n     (RequiresMountsFor=%s)\n",
+                                MOUNT_DROPIN_PATH, p->target ? p->target : "?", CONTAINERD_MOUNT_DROPIN_PATH,
+                                p->containerd_target ? p->containerd_target : "?");
                 fprintf(f, "  5. start containerd; confirm it runs from %s\n"
                            "  6. start Docker; confirm it reports %s\n"
                            "     with the same images and containers\n"
@@ -956,10 +958,15 @@ static int run_migrate(void) {
                 return EXIT_REFUSED;
         }
         const CheckResult *boot = check_list_find(&plan->checks, "target-boot-mount");
-        if (!arg_yes && !arg_add_mount_dependency && boot && boot->status == CHECK_WARN) {
+        const CheckResult *containerd_boot = check_list_find(&plan->checks, "containerd-target-boot-mount");
+        bool boot_warns = (boot && boot->status == CHECK_WARN) ||
+                          (containerd_boot && containerd_boot->status == CHECK_WARN);
+        if (!arg_yes && !arg_add_mount_dependency && boot_warns) {
                 _cleanup_free_ char *question = strdup_printf(
-                        "%s is not mounted at boot by fstab. Make docker.service wait for it with a "
-                        "RequiresMountsFor= drop-in?", plan->target_fs.mountpoint);
+                        "%s is not mounted at boot by fstab. Make %s wait for it with a "
+                        "RequiresMountsFor= drop-in?",
+                        boot && boot->status == CHECK_WARN ? plan->target_fs.mountpoint : plan->containerd_target,
+                        plan->containerd ? "docker.service and containerd.service" : "docker.service");
                 if (question && confirm(question))
                         arg_add_mount_dependency = true;
         }
@@ -1018,6 +1025,9 @@ static int run_migrate(void) {
                         fprintf(stderr, "docker.service now waits for %s to be mounted (%s).\n",
                                 plan->target_fs.mountpoint ? plan->target_fs.mountpoint : plan->target,
                                 MOUNT_DROPIN_PATH);
+                if (opts.add_mount_dependency && plan->containerd)
+                        fprintf(stderr, "containerd.service now waits for the mount holding %s (%s).\n",
+                                plan->containerd_target, CONTAINERD_MOUNT_DROPIN_PATH);
                 exit_code = EXIT_DONE;
         } else if (result.outcome == MIGRATE_INTERRUPTED) {
                 fprintf(stderr, "\n%s (during %s).\n", result.message ? result.message : strerror(-r),
@@ -1342,6 +1352,7 @@ static int run_rollback(void) {
                         .backup_path = m.containerd_backup,
                         .root = m.containerd_source,
                         .moved_root = m.containerd_target,
+                        .mount_dropin = journal_get_string(journal, "containerd_mount_dropin"),
                 };
                 if (m.containerd_source)
                         fprintf(stderr, "==> rollback: restoring %s and restarting containerd on %s\n",

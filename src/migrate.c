@@ -1381,6 +1381,7 @@ typedef struct Run {
         bool docker_stopped;
         bool config_existed;          /* before the migration touched it */
         bool mount_dropin_written;
+        bool containerd_mount_dropin_written;
         bool containerd_config_existed; /* before the migration touched it */
         /* The copy completed one an interrupted run left: after a power cut
          * its files may have the right size and times but lost data. */
@@ -1767,31 +1768,50 @@ static bool path_is_unit_safe(const char *path) {
         return path[strcspn(path, " \t\n\"'\\%;")] == 0;
 }
 
-static int add_mount_dropin(Run *run) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *target = run->plan->target;
+/* The drop-in at path makes a unit wait for the mount holding dir; the
+ * journal records it (under key) before it exists, so a rollback after a
+ * crash removes it. */
+static int write_mount_dropin(Run *run, const char *path, const char *dir, const char *daemon, const char *key,
+                              bool *written) {
         int r;
 
-        if (!path_is_unit_safe(target))
+        if (!path_is_unit_safe(dir))
                 return fail(run, STAGE_CONFIGURE, -EINVAL,
                             "'%s' holds characters a unit file cannot take plainly; add RequiresMountsFor= by hand",
-                            target);
+                            dir);
         _cleanup_free_ char *text = strdup_printf(
-                "# Written by docker-dataroot: Docker's data-root is on this mount, so Docker\n"
+                "# Written by docker-dataroot: %s's root is on this mount, so %s\n"
                 "# must not start before it (or it would start on an empty directory).\n"
-                "[Unit]\nRequiresMountsFor=%s\n", target);
+                "[Unit]\nRequiresMountsFor=%s\n", daemon, daemon, dir);
         if (!text)
-                return fail(run, STAGE_CONFIGURE, -ENOMEM, "Failed to prepare '%s': out of memory", MOUNT_DROPIN_PATH);
+                return fail(run, STAGE_CONFIGURE, -ENOMEM, "Failed to prepare '%s': out of memory", path);
         if (run->opts->journal) {
-                r = journal_set_string(run->opts->journal, "mount_dropin", MOUNT_DROPIN_PATH);
+                r = journal_set_string(run->opts->journal, key, path);
                 if (r < 0)
                         return fail(run, STAGE_CONFIGURE, r, "Failed to record the drop-in in the journal: %s",
                                     strerror(-r));
         }
-        r = write_file_atomic(MOUNT_DROPIN_PATH, text, strlen(text), NULL, true);
+        r = write_file_atomic(path, text, strlen(text), NULL, true);
         if (r < 0)
-                return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", MOUNT_DROPIN_PATH, strerror(-r));
-        run->mount_dropin_written = true;
+                return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", path, strerror(-r));
+        *written = true;
+        return 0;
+}
+
+/* containerd's too when its root moves: docker.service waiting for the
+ * mount does not hold back containerd, which would start first and make
+ * its new root on the directory under the mount point. */
+static int add_mount_dropins(Run *run) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = write_mount_dropin(run, MOUNT_DROPIN_PATH, run->plan->target, "Docker", "mount_dropin",
+                               &run->mount_dropin_written);
+        if (r >= 0 && run->plan->containerd)
+                r = write_mount_dropin(run, CONTAINERD_MOUNT_DROPIN_PATH, run->plan->containerd_target, "containerd",
+                                       "containerd_mount_dropin", &run->containerd_mount_dropin_written);
+        if (r < 0)
+                return r;
         r = units_reload(run->bus, &error);
         if (r < 0)
                 return fail(run, STAGE_CONFIGURE, r, "Failed to reload systemd after writing '%s': %s",
@@ -1954,7 +1974,7 @@ static int stage_configure(Run *run) {
         run->result->config_changed = true;
 
         if (run->opts->add_mount_dependency) {
-                r = add_mount_dropin(run);
+                r = add_mount_dropins(run);
                 if (r < 0)
                         return r;
         }
@@ -2111,18 +2131,27 @@ int migrate_restore(sd_bus *bus, const char *config_path, bool config_existed, c
         _cleanup_(engine_info_freep) EngineInfo *info = NULL;
         int r;
 
-        if (mount_dropin && unlink(mount_dropin) < 0 && errno != ENOENT) {
-                r = negative_errno();
-                *ret_message = strdup_printf("Failed to remove '%s': %s. Docker is stopped; remove it, run "
-                                             "systemctl daemon-reload, then restore daemon.json from '%s'",
-                                             mount_dropin, strerror(-r), backup_path ? backup_path : "its backup");
-                return r;
+        const char *dropins[] = { mount_dropin, containerd ? containerd->mount_dropin : NULL };
+        bool removed = false;
+        for (size_t i = 0; i < ELEMENTSOF(dropins); i++) {
+                if (!dropins[i])
+                        continue;
+                if (unlink(dropins[i]) < 0 && errno != ENOENT) {
+                        r = negative_errno();
+                        *ret_message = strdup_printf("Failed to remove '%s': %s. Docker is stopped; remove it, run "
+                                                     "systemctl daemon-reload, then restore daemon.json from '%s'",
+                                                     dropins[i], strerror(-r),
+                                                     backup_path ? backup_path : "its backup");
+                        return r;
+                }
+                removed = true;
         }
-        if (mount_dropin && access(mount_dropin, F_OK) < 0) {
+        if (removed) {
                 r = units_reload(bus, &error);
                 if (r < 0) {
                         *ret_message = strdup_printf("Removed '%s' but systemd could not reload: %s. Run: "
-                                                     "systemctl daemon-reload", mount_dropin,
+                                                     "systemctl daemon-reload",
+                                                     mount_dropin ? mount_dropin : containerd->mount_dropin,
                                                      error.message ? error.message : strerror(-r));
                         return r;
                 }
@@ -2236,6 +2265,9 @@ static int rollback(Run *run) {
                 .backup_path = run->containerd_config_existed ? p->containerd_backup_path : NULL,
                 .root = p->containerd_source,
                 .moved_root = p->containerd_target,
+                .mount_dropin = run->containerd_mount_dropin_written ? CONTAINERD_MOUNT_DROPIN_PATH
+                                : run->opts->journal ? journal_get_string(run->opts->journal, "containerd_mount_dropin")
+                                                     : NULL,
         };
         int r = migrate_restore(run->bus, p->config_real_path, run->config_existed, p->backup_path, dropin,
                                 p->source, p->containerd ? &containerd : NULL, run->opts->start_timeout_usec,

@@ -283,8 +283,8 @@ docker stop -t 5 "$LIVE_CONTAINER" >/dev/null || e2e_die "docker stop $LIVE_CONT
 containerd_tree_settled || e2e_die "containerd's tree keeps changing with no container running"
 manifest "$OLD_ROOT" "$T/containerd.before"
 manifest "$HARNESS_DATAROOT" "$T/source.before"
-ddr migrate --yes --include-containerd "$TARGET"
-check_eq "migrate --yes --include-containerd exits 0" 0 "$DDR_RC"
+ddr migrate --yes --include-containerd --add-mount-dependency "$TARGET"
+check_eq "migrate --yes --include-containerd --add-mount-dependency exits 0" 0 "$DDR_RC"
 check "docker answers after the migration" wait_docker 60
 check_eq "DockerRootDir is the target" "$TARGET" "$(docker_info DockerRootDir)"
 check_eq "same number of images" "$images_before" "$(docker_info Images)"
@@ -312,6 +312,10 @@ for f in $(inside find /etc/containerd -maxdepth 1 -type f -name 'config.toml.do
 done
 check "a byte-identical backup of config.toml lies next to it (${backup:-none})" test -n "$backup"
 check_eq "config.toml's mode is kept" "$config_mode" "$(inside stat -c %a "$CONFIG")"
+check "systemd loaded containerd.service's drop-in: RequiresMountsFor names $NEW_ROOT" \
+        grep -qF "$NEW_ROOT" <<< "$(inside systemctl show -p RequiresMountsFor containerd.service)"
+check "... and docker.service's names $TARGET" \
+        grep -qF "$TARGET" <<< "$(inside systemctl show -p RequiresMountsFor docker.service)"
 
 manifest "$OLD_ROOT" "$T/containerd.after"
 check_same_file "the old containerd tree is unchanged" "$T/containerd.before" "$T/containerd.after"
@@ -331,6 +335,11 @@ inside cat "$CONFIG" > "$T/config.toml.rolled-back"
 check_same_file "rollback restores config.toml byte for byte" "$T/config.toml.orig" "$T/config.toml.rolled-back"
 check "containerd runs from $OLD_ROOT again" containerd_runs_from "$OLD_ROOT"
 check "containerd holds nothing open below $NEW_ROOT" containerd_holds_nothing_below "$NEW_ROOT"
+check "rollback removed containerd.service's drop-in" \
+        absent_inside /etc/systemd/system/containerd.service.d/50-docker-dataroot-mount.conf
+check "systemd forgot it" bash -c "! grep -qF '$NEW_ROOT' <<< \"\$($HARNESS_IN $HARNESS_ID systemctl show -p RequiresMountsFor containerd.service)\""
+check "rollback removed docker.service's drop-in" \
+        absent_inside /etc/systemd/system/docker.service.d/50-docker-dataroot-mount.conf
 ctr_images > "$T/ctr-images.rolled-back"
 check_same_file "containerd lists its image on the old root" "$T/ctr-images.before" "$T/ctr-images.rolled-back"
 check "the --restart always container runs after the rollback" wait_running "$LIVE_CONTAINER" 60
