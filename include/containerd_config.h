@@ -59,6 +59,11 @@ DEFINE_POINTER_CLEANUP(ContainerdConfig, containerd_config_freep, containerd_con
 /* The root containerd uses with this file: root, else its default. */
 const char *containerd_config_effective_root(const ContainerdConfig *c);
 
+/* The same, normalized (path_normalize_absolute()), for comparing with
+ * other paths: "/var/lib/containerd/" is "/var/lib/containerd". -EINVAL
+ * when it is relative or has a ".." component. */
+int containerd_config_normalized_root(const ContainerdConfig *c, char **ret);
+
 /* Whether root can be written as a TOML string without escapes: absolute,
  * no quote of either kind, no backslash, no control character. */
 bool containerd_config_root_is_plain(const char *root);

@@ -165,6 +165,15 @@ int migrate_containerd_uses(const char *dir, pid_t *ret_pid);
  * told. */
 int migrate_containerd_ran_from(const Journal *j, const char *root);
 
+/* The same for Docker: whether it ran on root (the recorded source or
+ * target of the migration in j) since the migration stopped it: the engine
+ * reports root now (engine_root, may be NULL), or the top of root changed
+ * since the journal's mark of it (path_top_mark(); the source's at the
+ * stop, the target's after the copy). The target counts only once
+ * daemon.json may have named it. 1 yes, 0 no, <0 when that cannot be
+ * told. */
+int migrate_docker_ran_from(const Journal *j, const char *root, const char *engine_root);
+
 /* Where --add-mount-dependency writes docker.service's drop-in. */
 #define MOUNT_DROPIN_PATH "/etc/systemd/system/docker.service.d/50-docker-dataroot-mount.conf"
 /* ... and containerd.service's, when containerd's root moves too. */

@@ -36,3 +36,11 @@ int path_check_absent_or_empty_dir(const char *path);
  * unlike path_is_same_or_below(), this sees through bind mounts and
  * symlinks. 1 yes, 0 no, <0 when either cannot be opened. */
 int path_inode_same_or_below(const char *parent, const char *child);
+
+/* A fingerprint of the directory dir and its direct entries (names, inode
+ * numbers, change times), as text: equal fingerprints mean nothing was
+ * added, removed, renamed or rewritten at the top of the tree. A daemon
+ * starting on its root changes it (dockerd renames its tmp directory,
+ * creates its top-level directories' files). "none" when dir does not
+ * exist. */
+int path_top_mark(const char *dir, char **ret);

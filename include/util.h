@@ -103,6 +103,21 @@ static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
 
+/* The next entry of d other than "." and "..": 1 with *ret set, 0 at the
+ * end, <0 when reading failed. */
+static inline int readdir_no_dots(DIR *d, struct dirent **ret) {
+        for (;;) {
+                errno = 0;
+                struct dirent *de = readdir(d);
+                if (!de)
+                        return errno != 0 ? negative_errno() : 0;
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        *ret = de;
+                        return 1;
+                }
+        }
+}
+
 /* asprintf() that returns NULL on failure, so it composes with
  * _cleanup_free_ and "if (!x) return -ENOMEM". */
 char *strdup_printf(const char *fmt, ...) _printf_(1, 2);

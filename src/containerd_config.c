@@ -6,6 +6,7 @@
 
 #include "containerd_config.h"
 #include "daemon_config.h"
+#include "paths.h"
 
 void containerd_config_free(ContainerdConfig *c) {
         if (!c)
@@ -374,6 +375,10 @@ int containerd_config_load(const char *path, ContainerdConfig **ret, ContainerdC
 
 const char *containerd_config_effective_root(const ContainerdConfig *c) {
         return c && c->root ? c->root : CONTAINERD_DEFAULT_ROOT;
+}
+
+int containerd_config_normalized_root(const ContainerdConfig *c, char **ret) {
+        return path_normalize_absolute(containerd_config_effective_root(c), ret);
 }
 
 int containerd_config_with_root(const ContainerdConfig *c, const char *root, char **ret_text, size_t *ret_size) {

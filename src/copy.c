@@ -27,9 +27,11 @@
 #define JOBS_MAX 64U
 #define DENTS_BUFFER_SIZE (16U * 1024U)
 /* One per worker, page-aligned, reused for every file: few calls per
- * chunk, and the default 32 workers stay well under the 64 MiB memory
- * goal (only the pages a copy touched count). */
+ * chunk. Across filesystems every worker's buffer gets touched, so more
+ * than 32 workers get half of it each: 64 stay under the 64 MiB memory goal
+ * with their xattr buffers. */
 #define DATA_BUFFER_SIZE (1024U * 1024U)
+#define DATA_BUFFER_SIZE_MANY_JOBS (512U * 1024U)
 /* Bytes per copy_file_range() call: big enough to be cheap, small enough
  * that progress moves during a multi-GiB file. */
 #define COPY_CALL_SIZE (8U * 1024U * 1024U)
@@ -143,6 +145,7 @@ typedef struct Worker {
         size_t local_allocated;
         char *dents;
         char *data;
+        size_t data_size;
         char *xattr_names;
         char *xattr_value;
         MethodCacheEntry methods[METHOD_CACHE_SIZE];
@@ -565,7 +568,7 @@ static int copy_range(Worker *wk, int src_fd, int dst_fd, uint64_t start, uint64
                                 continue;
                         }
                 } else {
-                        n = pread(src_fd, wk->data, MIN(want, (size_t) DATA_BUFFER_SIZE), (off_t) pos);
+                        n = pread(src_fd, wk->data, MIN(want, wk->data_size), (off_t) pos);
                         if (n < 0) {
                                 if (errno == EINTR)
                                         continue;
@@ -668,6 +671,8 @@ static int copy_segments(Worker *wk, int src_fd, int dst_fd, const struct statx 
 /* ---- non-directories ---------------------------------------------------- */
 
 static LargeFile *large_file_new(DirNode *dir, const char *name, const struct statx *sx, LinkEntry *link);
+static bool large_file_reserve(Worker *wk);
+static void large_file_unreserve(Walk *w);
 static void large_file_queue(Worker *wk, LargeFile *lf);
 static bool chunk_help(Worker *wk);
 
@@ -697,7 +702,7 @@ static int create_regular(Worker *wk, DirNode *dir, const char *name, const stru
                         bytes = sx->stx_size;
                 } else if (r == 0) {
                         r = prepare_data_copy(*src_fd, dst_fd, sx, &failed_op);
-                        if (r >= 0 && sx->stx_size > LARGE_FILE_MIN) {
+                        if (r >= 0 && sx->stx_size > LARGE_FILE_MIN && large_file_reserve(wk)) {
                                 LargeFile *lf = large_file_new(dir, name, sx, link);
                                 if (lf) {
                                         lf->src_fd = TAKE_FD(*src_fd);
@@ -705,6 +710,7 @@ static int create_regular(Worker *wk, DirNode *dir, const char *name, const stru
                                         large_file_queue(wk, lf);
                                         return 1;
                                 }
+                                large_file_unreserve(w);
                                 /* Out of memory: this worker copies it alone. */
                         }
                         if (r >= 0)
@@ -1035,7 +1041,13 @@ static void handle_linked(Worker *wk, DirNode *dir, const char *name, const stru
                         return;
                 }
                 /* The first copy failed (and was reported): this name
-                 * tries again and the later ones link to it. */
+                 * tries again and the later ones link to it; after a
+                 * cancel nobody does (the copy is abandoned anyway). */
+                if (cancelled(w)) {
+                        link_maybe_drop(s, e);
+                        pthread_mutex_unlock(&s->lock);
+                        return;
+                }
                 e->state = LINK_CREATING;
         }
         pthread_mutex_unlock(&s->lock);
@@ -1496,21 +1508,36 @@ static bool chunk_help(Worker *wk) {
         return taken;
 }
 
-/* Hands the chunks to the pool. Every queued file holds two fds and its
- * directory: while too many are in flight, copy queued chunks first. */
-static void large_file_queue(Worker *wk, LargeFile *lf) {
+/* A place for one more large file in flight. Every one holds two fds and
+ * its directory's: while all places are taken, copy queued chunks; when
+ * there are none to copy, false, and the caller copies the file alone. */
+static bool large_file_reserve(Worker *wk) {
         Walk *w = wk->walk;
 
         for (;;) {
                 pthread_mutex_lock(&w->queue_lock);
-                bool full = w->large_in_flight >= w->large_max;
+                bool room = w->large_in_flight < w->large_max;
+                if (room)
+                        w->large_in_flight++;
                 pthread_mutex_unlock(&w->queue_lock);
-                if (!full || !chunk_help(wk))
-                        break;
+                if (room)
+                        return true;
+                if (!chunk_help(wk))
+                        return false;
         }
+}
+
+static void large_file_unreserve(Walk *w) {
+        pthread_mutex_lock(&w->queue_lock);
+        w->large_in_flight--;
+        pthread_mutex_unlock(&w->queue_lock);
+}
+
+/* Hands the chunks of a file with a reserved place to the pool. */
+static void large_file_queue(Worker *wk, LargeFile *lf) {
+        Walk *w = wk->walk;
 
         pthread_mutex_lock(&w->queue_lock);
-        w->large_in_flight++;
         if (w->large_tail)
                 w->large_tail->next = lf;
         else
@@ -1699,7 +1726,8 @@ static int walk_init(Walk *w, WalkMode mode, const CopyOptions *opts, unsigned j
                 wk->walk = w;
                 wk->dents = malloc(DENTS_BUFFER_SIZE);
                 if (mode == WALK_COPY) {
-                        wk->data = aligned_alloc(4096, DATA_BUFFER_SIZE);
+                        wk->data_size = jobs > 32 ? DATA_BUFFER_SIZE_MANY_JOBS : DATA_BUFFER_SIZE;
+                        wk->data = aligned_alloc(4096, wk->data_size);
                         wk->xattr_names = malloc(XATTR_LIST_MAX);
                         wk->xattr_value = malloc(XATTR_SIZE_MAX);
                 }
@@ -1717,7 +1745,7 @@ static int walk_init(Walk *w, WalkMode mode, const CopyOptions *opts, unsigned j
 
 /* Every queued or pending directory holds one or two fds: lift the soft
  * limit to the hard one for the walk, and size the stack to what is left. */
-static void raise_fd_limit(struct rlimit *ret_saved, size_t *ret_queue_max) {
+static void raise_fd_limit(struct rlimit *ret_saved, size_t *ret_queue_max, unsigned *large_max) {
         struct rlimit rl;
 
         *ret_queue_max = QUEUE_MAX;
@@ -1729,9 +1757,15 @@ static void raise_fd_limit(struct rlimit *ret_saved, size_t *ret_queue_max) {
                 if (setrlimit(RLIMIT_NOFILE, &raised) >= 0)
                         rl = raised;
         }
-        if (rl.rlim_cur != RLIM_INFINITY)
-                *ret_queue_max = MIN((size_t) QUEUE_MAX,
-                                     MAX((size_t) 8, (rl.rlim_cur > 64 ? (size_t) rl.rlim_cur - 64 : 0) / 8));
+        if (rl.rlim_cur != RLIM_INFINITY) {
+                /* Large files in flight hold about 3 fds each (their two and
+                 * a directory's), stacked directories about 8 with their
+                 * workers' open ones; 64 stay for the rest. */
+                size_t budget = rl.rlim_cur > 64 ? (size_t) rl.rlim_cur - 64 : 0;
+                *large_max = (unsigned) MIN((size_t) *large_max, MAX((size_t) 1, budget / 4 / 3));
+                budget -= MIN(budget, (size_t) *large_max * 3);
+                *ret_queue_max = MIN((size_t) QUEUE_MAX, MAX((size_t) 8, budget / 8));
+        }
 }
 
 /* Runs the walk from top (owned) with the calling thread as one of the
@@ -1739,7 +1773,7 @@ static void raise_fd_limit(struct rlimit *ret_saved, size_t *ret_queue_max) {
 static void walk_run(Walk *w, DirNode *top) {
         struct rlimit saved = { .rlim_cur = RLIM_INFINITY };
 
-        raise_fd_limit(&saved, &w->queue_max);
+        raise_fd_limit(&saved, &w->queue_max, &w->large_max);
         w->queue[w->n_queue++] = top;
 
         for (unsigned i = 1; i < w->n_workers; i++)

@@ -1238,11 +1238,59 @@ static int refuse_if_containerd_uses(const char *doomed, const char *config_path
                                 "removed.\n", config_path, r == -EBADMSG ? error.message : strerror(-r));
                 return r;
         }
+        _cleanup_free_ char *normalized = NULL;
         const char *root = containerd_config_effective_root(config);
+        if (containerd_config_normalized_root(config, &normalized) >= 0)
+                root = normalized;
         if (path_is_same_or_below(doomed, root)) {
                 fprintf(stderr, "Refused: %s names %s as containerd's root. Nothing was removed.\n", config_path,
                         root);
                 return -EBUSY;
+        }
+        return 0;
+}
+
+/* --remove-target deletes only copies nothing but the migration wrote to:
+ * after a reboot at the wrong moment (daemon.json or config.toml already
+ * naming the new roots), or a kill after the migration started the daemons
+ * there, a daemon ran from its copy, and what it wrote exists nowhere else. */
+static int refuse_if_targets_written(const Journal *journal, const RecordedMigration *m, const char *outcome) {
+        _cleanup_(engine_info_freep) EngineInfo *info = NULL;
+        _cleanup_free_ char *socket_path = NULL;
+        const char *engine_root = NULL;
+
+        if (engine_socket_path(&socket_path) >= 0 && engine_get_info(socket_path, &info) >= 0)
+                engine_root = info->root_dir;
+        /* An earlier rollback passed these checks and began removing: only
+         * a daemon running there now counts. */
+        bool removing = journal_get_string(journal, "removing_copies");
+        const struct {
+                const char *daemon, *root, *evidence;
+                int ran;
+        } copies[] = {
+                { "Docker", m->target, "the engine reports it, or the top of the tree changed",
+                  removing ? engine_root && streq(engine_root, m->target)
+                           : migrate_docker_ran_from(journal, m->target, engine_root) },
+                { "containerd", m->containerd_target, "it runs there, or its metadata database changed",
+                  !m->containerd_source ? 0
+                  : removing            ? migrate_containerd_uses(m->containerd_target, NULL) > 0
+                                        : migrate_containerd_ran_from(journal, m->containerd_target) },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(copies); i++) {
+                if (copies[i].ran < 0) {
+                        fprintf(stderr, "Refused: cannot tell whether %s ran from %s since the migration stopped it "
+                                        "(%s). %s\n", copies[i].daemon, copies[i].root,
+                                strerror(-copies[i].ran), outcome);
+                        return copies[i].ran;
+                }
+                if (copies[i].ran > 0) {
+                        fprintf(stderr, "Refused: %s ran from %s since the migration stopped it (%s): it may hold "
+                                        "data that exists nowhere else, which --remove-target would delete. Roll "
+                                        "back without it, keep what you need of %s, and remove it by hand. "
+                                        "%s\n", copies[i].daemon, copies[i].root,
+                                copies[i].evidence, copies[i].root, outcome);
+                        return -EBUSY;
+                }
         }
         return 0;
 }
@@ -1294,24 +1342,8 @@ static int run_rollback(void) {
                         target, source);
                 return EXIT_REFUSED;
         }
-        if (m.containerd_source && arg_remove_target) {
-                /* A reboot after config.toml named the new root starts
-                 * containerd there: what it wrote exists nowhere else. */
-                r = migrate_containerd_ran_from(journal, m.containerd_target);
-                if (r != 0) {
-                        if (r < 0)
-                                fprintf(stderr, "Refused: cannot tell whether containerd ran from %s since the "
-                                                "migration stopped it (%s). Nothing was changed.\n",
-                                        m.containerd_target, strerror(-r));
-                        else
-                                fprintf(stderr, "Refused: containerd ran from %s since the migration stopped it (it "
-                                                "runs there, or its metadata database changed): it holds data that "
-                                                "exists nowhere else, which --remove-target would delete. Roll back "
-                                                "without it, keep what you need of %s, and remove it by hand. "
-                                                "Nothing was changed.\n", m.containerd_target, m.containerd_target);
-                        return EXIT_REFUSED;
-                }
-        }
+        if (arg_remove_target && refuse_if_targets_written(journal, &m, "Nothing was changed.") < 0)
+                return EXIT_REFUSED;
 
         if (streq(outcome, "rolled-back"))
                 printf("The migration %s -> %s was already rolled back; remove the copy at %s.\n", source, target,
@@ -1380,7 +1412,10 @@ static int run_rollback(void) {
                         printf("So was the copy of containerd's root at %s.\n", m.containerd_target);
                 return EXIT_DONE;
         }
-        /* Every check for both copies before either is touched. */
+        /* Every check for both copies before either is touched; the first
+         * ones again, as the prompt may have waited. */
+        if (refuse_if_targets_written(journal, &m, "The rollback is done; nothing was removed.") < 0)
+                return EXIT_REFUSED;
         bool docker_copy = exists(target), containerd_copy = m.containerd_source && exists(m.containerd_target);
         if (docker_copy && (refuse_if_in_use(target) < 0 || refuse_if_entangled(target, source) < 0 ||
                             (m.containerd_source && refuse_if_entangled(target, m.containerd_source) < 0)))
@@ -1392,6 +1427,14 @@ static int run_rollback(void) {
              refuse_if_entangled(m.containerd_target, source) < 0))
                 return EXIT_REFUSED;
 
+        /* A removal cut short changes the tops the marks were taken of:
+         * once the checks passed and removing began, a rerun goes on. */
+        r = journal_set_string(journal, "removing_copies", "yes");
+        if (r < 0) {
+                fprintf(stderr, "Failed to record the removal in '%s': %s. The rollback is done; nothing was "
+                                "removed.\n", journal_path(journal), strerror(-r));
+                return EXIT_STUCK;
+        }
         r = EXIT_DONE;
         if (docker_copy)
                 r = remove_copy(target);

@@ -248,8 +248,41 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                 p->source = strdup(p->engine->root_dir);
                 if (!p->source)
                         return -ENOMEM;
+                /* Stopped now does not mean stopped since: a reboot may have
+                 * started it on either root, and someone stopped it again. */
+                const char *target = journal_get_string(opts->journal, "target");
+                const char *stage = journal_get_string(opts->journal, "stage");
+                int on_source = migrate_docker_ran_from(opts->journal, p->source, NULL);
+                int on_target = target ? migrate_docker_ran_from(opts->journal, target, NULL) : 0;
+                if (on_source < 0 || on_target < 0)
+                        return check_add(&p->checks, "engine-running", CHECK_REFUSE,
+                                         "Run as root, or undo the interrupted migration with 'docker-dataroot rollback'.",
+                                         "Docker is stopped, and whether it ran since the interrupted run cannot be "
+                                         "told: %s", strerror(-(on_source < 0 ? on_source : on_target)));
+                bool stale = on_source > 0 || (stage && streq(stage, "rollback"));
+                if (stale && on_target > 0)
+                        return check_add(&p->checks, "engine-running", CHECK_REFUSE,
+                                         "Run 'docker-dataroot rollback' without --remove-target: Docker runs on the "
+                                         "old data-root again and the target is left as it is. Keep what you need of "
+                                         "it, remove it by hand, and start the migration again.",
+                                         "Docker is stopped, but since the interrupted run it ran on both %s and %s "
+                                         "(%s): each holds data the other lacks",
+                                         p->source, target,
+                                         on_source > 0 ? "their top-level entries changed"
+                                                       : "a rollback started it on the first");
+                if (stale) {
+                        p->recopy = true;
+                        return check_add(&p->checks, "engine-running", CHECK_OK, NULL,
+                                         "Docker is stopped, but it ran on %s since the interrupted run (%s): the "
+                                         "copy is made anew", p->source,
+                                         on_source > 0 ? "its top-level entries changed" : "a rollback started it");
+                }
+                if (on_target > 0)
+                        return check_add(&p->checks, "engine-running", CHECK_OK, NULL,
+                                         "Docker is stopped; it ran on the target %s since daemon.json named it, and "
+                                         "not on %s; resuming", target, p->source);
                 return check_add(&p->checks, "engine-running", CHECK_OK, NULL,
-                                 "Docker is stopped (interrupted migration); the recorded data-root is %s",
+                                 "Docker is stopped (interrupted migration) and did not run on %s since; resuming",
                                  p->source);
         }
         if (r == -EACCES)
@@ -273,9 +306,19 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                 const char *stage = journal_get_string(opts->journal, "stage");
                 if (!recorded || !target)
                         return -EBADMSG;
-                if (streq(p->engine->root_dir, recorded) || (stage && streq(stage, "rollback")))
+                if (streq(p->engine->root_dir, recorded) || (stage && streq(stage, "rollback"))) {
                         p->recopy = true;
-                else if (!streq(p->engine->root_dir, target))
+                        /* A copy anew clears the target: only while nothing
+                         * but the copy wrote there. */
+                        r = migrate_docker_ran_from(opts->journal, target, NULL);
+                        if (r != 0)
+                                return check_add(&p->checks, "engine-running", CHECK_REFUSE,
+                                                 "Run 'docker-dataroot rollback' without --remove-target, keep what "
+                                                 "you need of the target, remove it by hand, and start again.",
+                                                 "Docker runs on %s now, but it ran on the target %s since daemon.json "
+                                                 "named it%s%s: each holds data the other lacks", recorded, target,
+                                                 r < 0 ? ", or that cannot be told: " : "", r < 0 ? strerror(-r) : "");
+                } else if (!streq(p->engine->root_dir, target))
                         return check_add(&p->checks, "engine-running", CHECK_REFUSE,
                                          "Run 'docker-dataroot rollback' and start over.",
                                          "the engine runs on %s, neither the recorded source %s nor the target %s",
@@ -585,14 +628,54 @@ static int containerd_mark(const char *root, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int record_containerd_mark(Journal *j, const char *key, const char *root) {
+typedef int (*MarkFunction)(const char *root, char **ret);
+
+static int record_mark(Journal *j, const char *key, const char *root, MarkFunction mark_of) {
         _cleanup_free_ char *mark = NULL;
         if (!j)
                 return 0;
-        int r = containerd_mark(root, &mark);
+        int r = mark_of(root, &mark);
         if (r < 0)
                 return r;
         return journal_set_string(j, key, mark);
+}
+
+static int record_containerd_mark(Journal *j, const char *key, const char *root) {
+        return record_mark(j, key, root, containerd_mark);
+}
+
+/* Docker's counterpart: the top of its data-root, which every dockerd
+ * start changes (it renames its tmp directory and opens its databases). */
+static int record_docker_mark(Journal *j, const char *key, const char *root) {
+        return record_mark(j, key, root, path_top_mark);
+}
+
+/* 1 when root's mark differs from the one the journal keeps under key (or
+ * there is none: then it cannot be told that nothing changed), 0 when
+ * equal or root is gone. */
+static int mark_moved(const Journal *j, const char *key, const char *root, MarkFunction mark_of) {
+        _cleanup_free_ char *now = NULL;
+        int r = mark_of(root, &now);
+        if (r < 0)
+                return r;
+        if (streq(now, "none"))
+                return 0;
+        const char *recorded = journal_get_string(j, key);
+        return !recorded || !streq(recorded, now);
+}
+
+int migrate_docker_ran_from(const Journal *j, const char *root, const char *engine_root) {
+        if (!j || !root)
+                return -EINVAL;
+        if (engine_root && streq(engine_root, root))
+                return 1;
+        const char *target = journal_get_string(j, "target");
+        bool is_target = target && streq(target, root);
+        /* Until daemon.json named the target, nothing but the copy wrote
+         * there. */
+        if (is_target && !journal_get_string(j, "config_written"))
+                return 0;
+        return mark_moved(j, is_target ? "target_mark" : "source_mark", root, path_top_mark);
 }
 
 int migrate_containerd_ran_from(const Journal *j, const char *root) {
@@ -608,15 +691,7 @@ int migrate_containerd_ran_from(const Journal *j, const char *root) {
          * there (a copy cut short carries no mark of its own yet). */
         if (is_new_root && !journal_get_string(j, "containerd_config_written"))
                 return 0;
-        _cleanup_free_ char *now = NULL;
-        r = containerd_mark(root, &now);
-        if (r < 0)
-                return r;
-        if (streq(now, "none"))
-                return 0;
-        const char *recorded = journal_get_string(j, is_new_root ? "containerd_target_mark" : "containerd_source_mark");
-        /* no mark: it cannot be told that it did not */
-        return !recorded || !streq(recorded, now);
+        return mark_moved(j, is_new_root ? "containerd_target_mark" : "containerd_source_mark", root, containerd_mark);
 }
 
 /* 1 when a and b are the same directory or one holds the other, by name or
@@ -689,6 +764,23 @@ static const char *go_flag_value(char *const *argv, const char *name) {
         return NULL;
 }
 
+/* Docker's own containerd namespaces: its containers' ("moby") and its
+ * managed plugins' ("plugins.moby"), unless daemon.json names others;
+ * userns-remap adds ".UID.GID". */
+static bool namespace_is_dockers(const MigratePlan *p, const char *ns) {
+        const char *keys[] = { "containerd-namespace", "containerd-plugins-namespace" };
+        const char *defaults[] = { "moby", "plugins.moby" };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const cJSON *v = p->config && p->config->root ? cJSON_GetObjectItemCaseSensitive(p->config->root, keys[i])
+                                                               : NULL;
+                const char *name = cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : defaults[i];
+                size_t n = strlen(name);
+                if (strncmp(ns, name, n) == 0 && (ns[n] == 0 || ns[n] == '.'))
+                        return true;
+        }
+        return false;
+}
+
 /* Other users of containerd would lose their containers' data with the
  * move, or keep writing to the old root during the copy: a containerd
  * that is not containerd.service's (k3s runs its own, with the same
@@ -740,12 +832,14 @@ static int plan_containerd_other_clients(MigratePlan *p, sd_bus *bus) {
                                                  "Run as root.", "cannot read the arguments of %s (pid %d): %s",
                                                  names[k], (int) pids[i], strerror(-r));
                         const char *ns = r > 0 ? go_flag_value(argv, "namespace") : NULL;
-                        if (r > 0 && (!ns || !streq(ns, "moby")))
+                        if (r > 0 && (!ns || !namespace_is_dockers(p, ns)))
                                 return check_add(&p->checks, "containerd-other-clients", CHECK_REFUSE,
                                                  "Stop those containers first (ctr, nerdctl, Kubernetes): they use "
                                                  "containerd's root, and their shims would keep it busy.",
                                                  "containerd-shim (pid %d) serves the containerd namespace '%s', "
-                                                 "not Docker's 'moby'", (int) pids[i], ns ? ns : "(none given)");
+                                                 "not one of Docker's ('moby', 'plugins.moby' or what daemon.json's "
+                                                 "containerd-namespace keys name)", (int) pids[i],
+                                                 ns ? ns : "(none given)");
                 }
         }
         return check_add(&p->checks, "containerd-other-clients", CHECK_OK, NULL,
@@ -946,6 +1040,9 @@ static int plan_containerd_source(MigratePlan *p, const MigrateOptions *opts) {
                 p->containerd_source = strdup(recorded);
                 if (!p->containerd_source)
                         return -ENOMEM;
+                _cleanup_free_ char *configured_normalized = NULL;
+                if (containerd_config_normalized_root(p->containerd_config, &configured_normalized) >= 0)
+                        configured = configured_normalized;
                 if (!streq(configured, recorded) && !streq(configured, target))
                         return check_add(&p->checks, "containerd-root-consistent", CHECK_REFUSE,
                                          "Run 'docker-dataroot rollback' and start over.",
@@ -1386,6 +1483,9 @@ typedef struct Run {
         /* The copy completed one an interrupted run left: after a power cut
          * its files may have the right size and times but lost data. */
         bool copy_resumed;
+        /* Nothing but this run wrote to the targets when it started the
+         * daemons there: after its own rollback the marks are taken anew. */
+        bool targets_untouched_at_start;
 } Run;
 
 _printf_(4, 5) static int fail(Run *run, MigrateStage stage, int error, const char *fmt, ...) {
@@ -1520,7 +1620,7 @@ static int stop_containerd(Run *run) {
         /* The old root's mark from the first stop stays until a new copy
          * carries the current one: a resume compares with it. */
         Journal *j = run->opts->journal;
-        if (j && !journal_get_string(j, "containerd_source_mark")) {
+        if (j && (run->plan->recopy || !journal_get_string(j, "containerd_source_mark"))) {
                 r = record_containerd_mark(j, "containerd_source_mark", run->plan->containerd_source);
                 if (r < 0)
                         return fail(run, STAGE_STOP, r, "Failed to record the state of %s in '%s': %s",
@@ -1571,6 +1671,17 @@ static int stage_stop(Run *run) {
                             "%d mount(s) remain below %s after Docker stopped (first: %s); a copy would "
                             "read through them. Unmount them (umount) and run again",
                             r, run->plan->source, leftover);
+
+        /* What a resume compares with to tell whether Docker ran on the
+         * source since: taken at the first stop, and anew when the copy is
+         * redone from this state. */
+        Journal *j = run->opts->journal;
+        if (j && (run->plan->recopy || !journal_get_string(j, "source_mark"))) {
+                r = record_docker_mark(j, "source_mark", run->plan->source);
+                if (r < 0)
+                        return fail(run, STAGE_STOP, r, "Failed to record the state of %s in '%s': %s",
+                                    run->plan->source, journal_path(j), strerror(-r));
+        }
         if (run->plan->containerd)
                 return stop_containerd(run);
         return 0;
@@ -1632,6 +1743,19 @@ static int copy_containerd(Run *run, const CopyOptions *copy_opts) {
         return 0;
 }
 
+/* The target's mark, while nothing but the copy wrote there: once
+ * daemon.json named it, a changed mark is Docker's own writing. */
+static int record_target_mark(Run *run, MigrateStage stage) {
+        Journal *j = run->opts->journal;
+        if (!j || journal_get_string(j, "config_written"))
+                return 0;
+        int r = record_docker_mark(j, "target_mark", run->plan->target);
+        if (r < 0)
+                return fail(run, stage, r, "Failed to record the state of the copy in '%s': %s",
+                            journal_path(j), strerror(-r));
+        return 0;
+}
+
 static int stage_copy(Run *run) {
         CopyOptions copy_opts = {
                 .jobs = run->opts->jobs,
@@ -1674,6 +1798,15 @@ static int stage_copy(Run *run) {
                                     run->plan->containerd_target, r < 0 ? ", or that cannot be told: " : "",
                                     r < 0 ? strerror(-r) : "");
         }
+        if (run->plan->recopy && run->opts->journal) {
+                r = migrate_docker_ran_from(run->opts->journal, run->plan->target, NULL);
+                if (r != 0)
+                        return fail(run, STAGE_COPY, r < 0 ? r : -EBUSY,
+                                    "Docker ran on %s since the interrupted run%s%s; it holds data no copy has and "
+                                    "is not cleared. Run 'docker-dataroot rollback' without --remove-target",
+                                    run->plan->target, r < 0 ? ", or that cannot be told: " : "",
+                                    r < 0 ? strerror(-r) : "");
+        }
         if (run->plan->recopy) {
                 /* Everything in the target is this migration's own copy (it was
                  * absent or empty when the migration began), and stale. */
@@ -1698,6 +1831,9 @@ static int stage_copy(Run *run) {
                 return fail(run, STAGE_COPY, r, "Failed to copy '%s' to '%s': %s (%" PRIu64 " entries failed)",
                             run->plan->source, run->plan->target, strerror(-r),
                             run->result->copy_stats.errors);
+        r = record_target_mark(run, STAGE_COPY);
+        if (r < 0)
+                return r;
         if (run->plan->containerd) {
                 if (cancelled(run))
                         return fail(run, STAGE_COPY, -ECANCELED, "Interrupted during the copy");
@@ -1862,7 +1998,10 @@ static int configure_containerd(Run *run) {
         if (fresh->existed != run->containerd_config_existed && !own_creation)
                 return fail(run, STAGE_CONFIGURE, -EBUSY, "%s was %s during the copy; it is left as it is",
                             p->containerd_config_path, fresh->existed ? "created" : "removed");
+        _cleanup_free_ char *normalized_root = NULL;
         const char *root = containerd_config_effective_root(fresh);
+        if (containerd_config_normalized_root(fresh, &normalized_root) >= 0)
+                root = normalized_root;
         if (!streq(root, p->containerd_source) && !streq(root, p->containerd_target))
                 return fail(run, STAGE_CONFIGURE, -EBUSY, "%s names the root %s since the copy began, neither %s "
                             "nor %s; it is left as it is", p->containerd_config_path, root, p->containerd_source,
@@ -1967,6 +2106,16 @@ static int stage_configure(Run *run) {
         if (r < 0)
                 return fail(run, STAGE_CONFIGURE, r, "Failed to prepare the new daemon.json: %s", strerror(-r));
 
+        /* From here on Docker may start on the target (a reboot): what it
+         * writes there is no copy's to throw away. */
+        r = record_target_mark(run, STAGE_CONFIGURE);
+        if (r < 0)
+                return r;
+        if (run->opts->journal)
+                r = journal_set_string(run->opts->journal, "config_written", "yes");
+        if (r < 0)
+                return fail(run, STAGE_CONFIGURE, r, "Failed to record the edit of '%s' in '%s': %s",
+                            p->config_real_path, journal_path(run->opts->journal), strerror(-r));
         r = daemon_config_write_atomic(p->config_real_path, text, p->config->existed ? &p->config->st : NULL);
         if (r < 0)
                 return fail(run, STAGE_CONFIGURE, r, "Failed to write '%s': %s", p->config_real_path,
@@ -2036,6 +2185,12 @@ static int stage_start_and_confirm(Run *run) {
         announce(run->opts, STAGE_START, p->containerd ? "starting containerd.service, then docker.socket and "
                                                          "docker.service"
                                                        : "starting docker.socket and docker.service");
+        if (run->opts->journal) {
+                int docker = migrate_docker_ran_from(run->opts->journal, p->target, NULL);
+                int containerd = p->containerd ? migrate_containerd_ran_from(run->opts->journal, p->containerd_target)
+                                               : 0;
+                run->targets_untouched_at_start = docker == 0 && containerd == 0;
+        }
         r = journal_step(run, STAGE_START, false);
         if (r < 0)
                 return r;
@@ -2274,6 +2429,14 @@ static int rollback(Run *run) {
                                 &run->result->rollback_message);
         if (r >= 0)
                 run->result->config_changed = false;
+        if (r >= 0 && run->targets_untouched_at_start) {
+                /* What the daemons wrote to the targets was this run's own
+                 * start, undone now: the copies may go with --remove-target. */
+                Journal *j = run->opts->journal;
+                (void) record_docker_mark(j, "target_mark", p->target);
+                if (p->containerd)
+                        (void) record_containerd_mark(j, "containerd_target_mark", p->containerd_target);
+        }
         return r;
 }
 

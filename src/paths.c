@@ -173,3 +173,65 @@ int path_inode_same_or_below(const char *parent, const char *child) {
                 fd = up;
         }
 }
+
+static uint64_t mark_mix(uint64_t h, const void *data, size_t size) {
+        const unsigned char *p = data;
+        /* FNV-1a: order-sensitive within one entry */
+        for (size_t i = 0; i < size; i++) {
+                h ^= p[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+static uint64_t mark_of_stat(const char *name, size_t name_size, const struct stat *st) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        int64_t fields[] = { (int64_t) st->st_ino, (int64_t) st->st_ctim.tv_sec, (int64_t) st->st_ctim.tv_nsec,
+                             (int64_t) st->st_mtim.tv_sec, (int64_t) st->st_mtim.tv_nsec, (int64_t) st->st_size };
+        h = mark_mix(h, name, name_size);
+        return mark_mix(h, fields, sizeof fields);
+}
+
+int path_top_mark(const char *dir, char **ret) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+
+        if (!ret)
+                return -EINVAL;
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                *ret = strdup("none");
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        uint64_t sum = mark_of_stat("", 0, &st);
+        size_t entries = 0;
+
+        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return negative_errno();
+        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+        if (!d) {
+                int r = negative_errno();
+                (void) close(dup_fd);
+                return r;
+        }
+        struct dirent *de;
+        int r;
+        while ((r = readdir_no_dots(d, &de)) > 0) {
+                if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue; /* gone meanwhile: the directory's own times say so */
+                        return negative_errno();
+                }
+                /* A sum: the listing's order does not matter. */
+                sum += mark_of_stat(de->d_name, strlen(de->d_name), &st);
+                entries++;
+        }
+        if (r < 0)
+                return r;
+        *ret = strdup_printf("%zu:%016" PRIx64, entries, sum);
+        return *ret ? 0 : -ENOMEM;
+}

@@ -849,17 +849,9 @@ static void name_list_done(NameList *l) {
 static int read_names(DIR *d, NameList *ret) {
         _cleanup_(name_list_done) NameList list = {};
 
-        for (;;) {
-                errno = 0;
-                struct dirent *de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                return negative_errno();
-                        break;
-                }
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-
+        struct dirent *de;
+        int r;
+        while ((r = readdir_no_dots(d, &de)) > 0) {
                 if (list.n == list.allocated) {
                         size_t allocated = list.allocated ? list.allocated * 2 : 64;
                         char **names = reallocarray(list.names, allocated, sizeof(char *));
@@ -873,6 +865,8 @@ static int read_names(DIR *d, NameList *ret) {
                         return -ENOMEM;
                 list.n++;
         }
+        if (r < 0)
+                return r;
 
         if (list.n > 0)
                 qsort(list.names, list.n, sizeof(char *), compare_strings);

@@ -97,6 +97,16 @@ static void test_values(void) {
         ASSERT_STREQ(c->imports[1], "b.toml");
         ASSERT_TRUE(c->imports[2] == NULL);
 
+        /* compared with other paths in normalized form */
+        _cleanup_(containerd_config_freep) ContainerdConfig *slash = parse_ok("root = '/srv//containerd/'\n");
+        _cleanup_free_ char *normalized = NULL;
+        ASSERT_OK(containerd_config_normalized_root(slash, &normalized));
+        ASSERT_STREQ(normalized, "/srv/containerd");
+        _cleanup_(containerd_config_freep) ContainerdConfig *dotdot = parse_ok("root = \"/srv/../x\"\n");
+        char *untouched = NULL;
+        ASSERT_EQ(containerd_config_normalized_root(dotdot, &untouched), -EINVAL);
+        ASSERT_TRUE(untouched == NULL);
+
         /* paths below the old root elsewhere in the file */
         _cleanup_(containerd_config_freep) ContainerdConfig *opt = parse_ok(
                 "root = \"/var/lib/containerd\"\n[plugins]\n  x = \"/var/lib/containerd-old\"\n"

@@ -222,6 +222,51 @@ static void test_inode_nesting(void) {
         ASSERT_TRUE(cmd && system(cmd) == 0);
 }
 
+static char *top_mark(const char *relative) {
+        _cleanup_free_ char *p = temp_path(relative);
+        char *mark = NULL;
+        ASSERT_OK(path_top_mark(p, &mark));
+        return mark;
+}
+
+/* What a daemon's start does at the top of its root changes the mark; what
+ * happens deeper, or reading, does not. */
+static void test_top_mark(void) {
+        make_dir("root");
+        make_dir("root/tmp");
+        make_dir("root/volumes");
+        make_file("root/volumes/metadata.db");
+        make_dir("root/volumes/v");
+
+        _cleanup_free_ char *absent = top_mark("no-such-root");
+        ASSERT_STREQ(absent, "none");
+        _cleanup_free_ char *first = top_mark("root");
+        _cleanup_free_ char *again = top_mark("root");
+        ASSERT_STREQ(first, again);
+        ASSERT_TRUE(strncmp(first, "2:", 2) == 0);
+
+        /* below the top: the same */
+        make_file("root/volumes/v/data");
+        _cleanup_free_ char *deep = top_mark("root");
+        ASSERT_STREQ(first, deep);
+
+        /* dockerd's start: tmp renamed to tmp-old, removed, made anew */
+        _cleanup_free_ char *tmp = temp_path("root/tmp"), *old = temp_path("root/tmp-old");
+        ASSERT_TRUE(rename(tmp, old) >= 0 && rmdir(old) >= 0 && mkdir(tmp, 0700) >= 0);
+        _cleanup_free_ char *restarted = top_mark("root");
+        ASSERT_FALSE(streq(first, restarted));
+
+        /* a top-level directory that gains an entry */
+        make_file("root/volumes/metadata.db-journal");
+        _cleanup_free_ char *grown = top_mark("root");
+        ASSERT_FALSE(streq(restarted, grown));
+
+        char *untouched = (char *) 1;
+        _cleanup_free_ char *file = temp_path("root/volumes/metadata.db");
+        ASSERT_EQ(path_top_mark(file, &untouched), -ENOTDIR);
+        ASSERT_TRUE(untouched == (char *) 1);
+}
+
 int main(void) {
         test_inode_nesting();
         test_normalize();
@@ -231,6 +276,7 @@ int main(void) {
         test_symlink_component();
         test_existing_ancestor();
         test_absent_or_empty();
+        test_top_mark();
 
         _cleanup_free_ char *cmd = strdup_printf("rm -rf -- '%s'", temp_dir);
         ASSERT_TRUE(cmd);

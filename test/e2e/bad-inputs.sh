@@ -308,7 +308,7 @@ scratch_tree /tmp/ddr-engine-root /tmp/ddr-kept /tmp/ddr-outer/inner
 inside ln -s /tmp/ddr-kept /tmp/ddr-alias || e2e_die "cannot make /tmp/ddr-alias"
 
 dir=$(state_dir in-use-engine < <(record_trees rolled-back /tmp/ddr-engine-root /tmp/ddr-kept))
-refused 3 "rollback --remove-target of the tree the engine runs on" 'the running Docker engine uses' \
+refused 3 "rollback --remove-target of the tree the engine runs on" 'Docker ran from /tmp/ddr-engine-root since the migration stopped it' \
         DOCKER_HOST=unix:///run/ddr-fake-scratch-root-dir.sock rollback --yes --remove-target --state-dir "$dir"
 survives /tmp/ddr-engine-root
 jq '. + { "data-root": "/tmp/ddr-kept" }' "$T/daemon.json.orig" | inside sh -c 'cat > /etc/docker/daemon.json'

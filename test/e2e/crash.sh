@@ -168,12 +168,28 @@ recover_by_resuming() {
         RECOVERED="migrate --yes: exit $DDR_RC"
 }
 
-# (b): rollback undoes it and removes the copy.
+# (b): rollback undoes it and removes the copy. Where Docker runs on the
+# target (the migration started it there, or a reboot did), what it wrote
+# there exists nowhere else: --remove-target refuses, a plain rollback
+# works, and the copy is removed by hand.
 recover_by_rollback() {
-        local point=$1
+        local point=$1 live_target=
         reset_docker_start_limit
+        [ "$(docker_info DockerRootDir 2>/dev/null)" = "$TARGET" ] && live_target=1
         ddr rollback --yes --remove-target
-        check_eq "$point (b): rollback --remove-target exits 0" 0 "$DDR_RC"
+        if [ -n "$live_target" ]; then
+                check_eq "$point (b): rollback --remove-target with Docker on the target exits 3" 3 "$DDR_RC"
+                check "$point (b): ... it says Docker ran from the target" \
+                        grep -qF "Docker ran from $TARGET" <<< "$DDR_OUTPUT"
+                check_eq "$point (b): ... and changed nothing: Docker still runs on the target" \
+                        "$TARGET" "$(docker_info DockerRootDir)"
+                reset_docker_start_limit
+                ddr rollback --yes
+                check_eq "$point (b): rollback without --remove-target exits 0" 0 "$DDR_RC"
+                inside rm -rf "$TARGET"
+        else
+                check_eq "$point (b): rollback --remove-target exits 0" 0 "$DDR_RC"
+        fi
         check "$point (b): docker answers" wait_docker 60
         check_eq "$point (b): DockerRootDir is the old data-root" "$HARNESS_DATAROOT" "$(docker_info DockerRootDir)"
         check_eq "$point (b): daemon.json is byte for byte the original" original "$(daemon_json_kind)"
@@ -184,7 +200,11 @@ recover_by_rollback() {
         # Byte for byte the same tree: the app container would read the same
         # (it runs once on the source at the end, as it would change the tree).
         check_source_unchanged "$point (b)"
-        RECOVERED="rollback --yes --remove-target: exit $DDR_RC"
+        if [ -n "$live_target" ]; then
+                RECOVERED="rollback --yes --remove-target: exit 3 (Docker on the target), rollback --yes: exit $DDR_RC"
+        else
+                RECOVERED="rollback --yes --remove-target: exit $DDR_RC"
+        fi
 }
 
 # Back to the start for the next point: Docker on the old data-root, the
@@ -374,6 +394,33 @@ for spec in complete:stop:a complete:verify:a complete:configure:a complete:conf
         LEFT="$LEFT; after the reboot Docker runs on $(docker_info DockerRootDir)"
         if [ "${spec##*:}" = a ]; then recover "$name" 0; else recover "$name" 1; fi
 done
+
+# ---- a crash, a reboot, new data on the old data-root, and Docker
+# stopped again before the tool runs: stopped now must not pass for "did
+# not run since" (the journal's mark of the source's top says it did) ----
+if selected "reboot-stopped:complete:verify"; then
+        name="reboot after complete:verify, new data, Docker stopped"
+        reset_docker_start_limit
+        ddr_env DOCKER_DATAROOT_TEST_CRASH_AT=complete:verify migrate --yes "$TARGET"
+        check_eq "$name: the tool died there (SIGKILL, exit 137)" 137 "$DDR_RC"
+        inside systemctl start docker.socket docker.service
+        check "$name: Docker starts again" wait_docker 60
+        check_eq "$name: ... on the old data-root" "$HARNESS_DATAROOT" "$(docker_info DockerRootDir)"
+        docker volume create ddr-e2e-after-reboot >/dev/null || e2e_die "docker volume create failed"
+        inside systemctl stop docker.socket docker.service
+        reset_docker_start_limit
+        ddr migrate --yes "$TARGET"
+        check_eq "$name: migrate again exits 0" 0 "$DDR_RC"
+        check "$name: it copied anew" grep -q "Docker ran on the source since the interrupted run: copying anew" \
+                <<< "$DDR_OUTPUT"
+        check_eq "$name: DockerRootDir is the target" "$TARGET" "$(docker_info DockerRootDir)"
+        check "$name: the volume made after the reboot is on the target" \
+                docker volume inspect ddr-e2e-after-reboot
+        SUMMARY+=("$name | Docker stopped, ran on the source since the crash | migrate --yes: exit $DDR_RC, copied anew")
+        reset_to_start "$name"
+        docker volume rm ddr-e2e-after-reboot >/dev/null || e2e_die "docker volume rm failed"
+        take_source_baseline
+fi
 
 # ---- SIGKILL during the rollback that undoes a crashed migration ----
 # The crash at complete:configure leaves the most to undo: daemon.json
