@@ -37,9 +37,10 @@ int path_check_absent_or_empty_dir(const char *path);
  * symlinks. 1 yes, 0 no, <0 when either cannot be opened. */
 int path_inode_same_or_below(const char *parent, const char *child);
 
-/* A fingerprint of the directory dir and its direct entries (names, inode
- * numbers, change times), as text: equal fingerprints mean nothing was
- * added, removed, renamed or rewritten at the top of the tree. A daemon
+/* A fingerprint of the directory dir (its inode) and its direct entries
+ * (names, inode numbers, change and modification times, sizes), as text:
+ * equal fingerprints mean no entry at the top of the tree was replaced or
+ * changed, and none of the top-level directories gained or lost one. A daemon
  * starting on its root changes it (dockerd renames its tmp directory,
  * creates its top-level directories' files). "none" when dir does not
  * exist. */

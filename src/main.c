@@ -1238,10 +1238,12 @@ static int refuse_if_containerd_uses(const char *doomed, const char *config_path
                                 "removed.\n", config_path, r == -EBADMSG ? error.message : strerror(-r));
                 return r;
         }
-        _cleanup_free_ char *normalized = NULL;
-        const char *root = containerd_config_effective_root(config);
-        if (containerd_config_normalized_root(config, &normalized) >= 0)
-                root = normalized;
+        _cleanup_free_ char *root = NULL;
+        if (containerd_config_normalized_root(config, &root) < 0) {
+                fprintf(stderr, "Refused: %s names containerd's root as '%s', which cannot be compared with %s. "
+                                "Nothing was removed.\n", config_path, containerd_config_effective_root(config), doomed);
+                return -EINVAL;
+        }
         if (path_is_same_or_below(doomed, root)) {
                 fprintf(stderr, "Refused: %s names %s as containerd's root. Nothing was removed.\n", config_path,
                         root);

@@ -251,7 +251,15 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                 /* Stopped now does not mean stopped since: a reboot may have
                  * started it on either root, and someone stopped it again. */
                 const char *target = journal_get_string(opts->journal, "target");
-                const char *stage = journal_get_string(opts->journal, "stage");
+                const char *recopy = journal_get_string(opts->journal, "recopy");
+                /* Without the mark of the stop (a kill before it was taken, or
+                 * a journal of an older build) nothing can be told. */
+                if (!journal_get_string(opts->journal, "source_mark"))
+                        return check_add(&p->checks, "engine-running", CHECK_REFUSE,
+                                         "Run 'docker-dataroot rollback' (without --remove-target), then start the "
+                                         "migration again.",
+                                         "Docker is stopped, and %s holds no mark of %s from the stop: whether Docker "
+                                         "ran on it since cannot be told", journal_path(opts->journal), p->source);
                 int on_source = migrate_docker_ran_from(opts->journal, p->source, NULL);
                 int on_target = target ? migrate_docker_ran_from(opts->journal, target, NULL) : 0;
                 if (on_source < 0 || on_target < 0)
@@ -259,7 +267,8 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                                          "Run as root, or undo the interrupted migration with 'docker-dataroot rollback'.",
                                          "Docker is stopped, and whether it ran since the interrupted run cannot be "
                                          "told: %s", strerror(-(on_source < 0 ? on_source : on_target)));
-                bool stale = on_source > 0 || (stage && streq(stage, "rollback"));
+                /* A copy anew that was cut short is still owed. */
+                bool stale = on_source > 0 || (recopy && !streq(recopy, "done"));
                 if (stale && on_target > 0)
                         return check_add(&p->checks, "engine-running", CHECK_REFUSE,
                                          "Run 'docker-dataroot rollback' without --remove-target: Docker runs on the "
@@ -269,13 +278,14 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                                          "(%s): each holds data the other lacks",
                                          p->source, target,
                                          on_source > 0 ? "their top-level entries changed"
-                                                       : "a rollback started it on the first");
+                                                       : "a copy anew is owed to the first");
                 if (stale) {
                         p->recopy = true;
                         return check_add(&p->checks, "engine-running", CHECK_OK, NULL,
                                          "Docker is stopped, but it ran on %s since the interrupted run (%s): the "
                                          "copy is made anew", p->source,
-                                         on_source > 0 ? "its top-level entries changed" : "a rollback started it");
+                                         on_source > 0 ? "its top-level entries changed"
+                                                       : "an earlier run began copying anew");
                 }
                 if (on_target > 0)
                         return check_add(&p->checks, "engine-running", CHECK_OK, NULL,
@@ -306,7 +316,9 @@ static int plan_engine(MigratePlan *p, const MigrateOptions *opts) {
                 const char *stage = journal_get_string(opts->journal, "stage");
                 if (!recorded || !target)
                         return -EBADMSG;
-                if (streq(p->engine->root_dir, recorded) || (stage && streq(stage, "rollback"))) {
+                const char *recopy = journal_get_string(opts->journal, "recopy");
+                if (streq(p->engine->root_dir, recorded) || (stage && streq(stage, "rollback")) ||
+                    (recopy && !streq(recopy, "done"))) {
                         p->recopy = true;
                         /* A copy anew clears the target: only while nothing
                          * but the copy wrote there. */
@@ -671,9 +683,11 @@ int migrate_docker_ran_from(const Journal *j, const char *root, const char *engi
                 return 1;
         const char *target = journal_get_string(j, "target");
         bool is_target = target && streq(target, root);
-        /* Until daemon.json named the target, nothing but the copy wrote
+        /* Until daemon.json named the target, and while a copy anew (with
+         * daemon.json restored) rewrites it, nothing but the copy writes
          * there. */
-        if (is_target && !journal_get_string(j, "config_written"))
+        const char *copying = journal_get_string(j, "recopy");
+        if (is_target && (!journal_get_string(j, "config_written") || (copying && streq(copying, "clearing"))))
                 return 0;
         return mark_moved(j, is_target ? "target_mark" : "source_mark", root, path_top_mark);
 }
@@ -1483,9 +1497,6 @@ typedef struct Run {
         /* The copy completed one an interrupted run left: after a power cut
          * its files may have the right size and times but lost data. */
         bool copy_resumed;
-        /* Nothing but this run wrote to the targets when it started the
-         * daemons there: after its own rollback the marks are taken anew. */
-        bool targets_untouched_at_start;
 } Run;
 
 _printf_(4, 5) static int fail(Run *run, MigrateStage stage, int error, const char *fmt, ...) {
@@ -1676,6 +1687,14 @@ static int stage_stop(Run *run) {
          * source since: taken at the first stop, and anew when the copy is
          * redone from this state. */
         Journal *j = run->opts->journal;
+        if (j && run->plan->recopy) {
+                /* The new mark makes the source look untouched: a run cut
+                 * short from here on must still know the copy is stale. */
+                r = journal_set_string(j, "recopy", "yes");
+                if (r < 0)
+                        return fail(run, STAGE_STOP, r, "Failed to record the copy anew in '%s': %s",
+                                    journal_path(j), strerror(-r));
+        }
         if (j && (run->plan->recopy || !journal_get_string(j, "source_mark"))) {
                 r = record_docker_mark(j, "source_mark", run->plan->source);
                 if (r < 0)
@@ -1807,6 +1826,12 @@ static int stage_copy(Run *run) {
                                     run->plan->target, r < 0 ? ", or that cannot be told: " : "",
                                     r < 0 ? strerror(-r) : "");
         }
+        if (run->plan->recopy && run->opts->journal) {
+                r = journal_set_string(run->opts->journal, "recopy", "clearing");
+                if (r < 0)
+                        return fail(run, STAGE_COPY, r, "Failed to record the copy anew in '%s': %s",
+                                    journal_path(run->opts->journal), strerror(-r));
+        }
         if (run->plan->recopy) {
                 /* Everything in the target is this migration's own copy (it was
                  * absent or empty when the migration began), and stale. */
@@ -1831,15 +1856,23 @@ static int stage_copy(Run *run) {
                 return fail(run, STAGE_COPY, r, "Failed to copy '%s' to '%s': %s (%" PRIu64 " entries failed)",
                             run->plan->source, run->plan->target, strerror(-r),
                             run->result->copy_stats.errors);
-        r = record_target_mark(run, STAGE_COPY);
+        /* A fresh copy, whatever the journal said of the tree before. */
+        r = record_docker_mark(run->opts->journal, "target_mark", run->plan->target);
         if (r < 0)
-                return r;
+                return fail(run, STAGE_COPY, r, "Failed to record the state of the copy in '%s': %s",
+                            journal_path(run->opts->journal), strerror(-r));
         if (run->plan->containerd) {
                 if (cancelled(run))
                         return fail(run, STAGE_COPY, -ECANCELED, "Interrupted during the copy");
                 r = copy_containerd(run, &copy_opts);
                 if (r < 0)
                         return r;
+        }
+        if (run->plan->recopy && run->opts->journal) {
+                r = journal_set_string(run->opts->journal, "recopy", "done");
+                if (r < 0)
+                        return fail(run, STAGE_COPY, r, "Failed to record the copy in '%s': %s",
+                                    journal_path(run->opts->journal), strerror(-r));
         }
         return journal_step(run, STAGE_COPY, true);
 }
@@ -2185,12 +2218,6 @@ static int stage_start_and_confirm(Run *run) {
         announce(run->opts, STAGE_START, p->containerd ? "starting containerd.service, then docker.socket and "
                                                          "docker.service"
                                                        : "starting docker.socket and docker.service");
-        if (run->opts->journal) {
-                int docker = migrate_docker_ran_from(run->opts->journal, p->target, NULL);
-                int containerd = p->containerd ? migrate_containerd_ran_from(run->opts->journal, p->containerd_target)
-                                               : 0;
-                run->targets_untouched_at_start = docker == 0 && containerd == 0;
-        }
         r = journal_step(run, STAGE_START, false);
         if (r < 0)
                 return r;
@@ -2429,14 +2456,6 @@ static int rollback(Run *run) {
                                 &run->result->rollback_message);
         if (r >= 0)
                 run->result->config_changed = false;
-        if (r >= 0 && run->targets_untouched_at_start) {
-                /* What the daemons wrote to the targets was this run's own
-                 * start, undone now: the copies may go with --remove-target. */
-                Journal *j = run->opts->journal;
-                (void) record_docker_mark(j, "target_mark", p->target);
-                if (p->containerd)
-                        (void) record_containerd_mark(j, "containerd_target_mark", p->containerd_target);
-        }
         return r;
 }
 

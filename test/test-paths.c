@@ -250,6 +250,13 @@ static void test_top_mark(void) {
         _cleanup_free_ char *deep = top_mark("root");
         ASSERT_STREQ(first, deep);
 
+        /* a check's scratch entry made and removed at the top: the same */
+        make_dir("root/.probe");
+        _cleanup_free_ char *probe = temp_path("root/.probe");
+        ASSERT_TRUE(rmdir(probe) >= 0);
+        _cleanup_free_ char *probed = top_mark("root");
+        ASSERT_STREQ(first, probed);
+
         /* dockerd's start: tmp renamed to tmp-old, removed, made anew */
         _cleanup_free_ char *tmp = temp_path("root/tmp"), *old = temp_path("root/tmp-old");
         ASSERT_TRUE(rename(tmp, old) >= 0 && rmdir(old) >= 0 && mkdir(tmp, 0700) >= 0);

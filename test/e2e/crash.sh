@@ -437,6 +437,12 @@ for attempt in 1 2 3; do
                 reset_to_start "$point"
                 continue
         fi
+        if [ "$attempt" = 1 ]; then
+                # Planning the resume probes the target (a scratch entry at
+                # its top): that is not Docker running there.
+                ddr migrate --dry-run "$TARGET"
+                check_eq "$point: a dry run of the resume exits 0" 0 "$DDR_RC"
+        fi
         # Restoring daemon.json and restarting Docker take a few 100 ms
         # here, removing the copy about as long: early, middle, late.
         case $attempt in
