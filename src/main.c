@@ -112,6 +112,7 @@ static void help(void) {
                "  2  usage error (also: no --yes and stdin is not a terminal);\n"
                "     verify: the trees could not be compared\n"
                "  3  refused by a check, or answered no; nothing was changed\n"
+               "     (rollback/cleanup: also when no migration is recorded)\n"
                "  4  failed and could not roll back (or rollback failed); the message\n"
                "     says what to run\n"
                "\n"

@@ -103,6 +103,7 @@ note "the old data-root is left as it was: $(inside du -sh "$HARNESS_DATAROOT" |
 echo
 if [ $rc = 0 ]; then
         echo "Done: Docker now keeps its data in $TARGET. Tearing the machine down."
+        echo "The tool itself is $BUILD/docker-dataroot ('meson install -C $BUILD' puts it in /usr/local/bin)."
 else
         echo "The migration did not complete (exit $rc); see its output above. Tearing the machine down."
 fi
